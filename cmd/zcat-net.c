@@ -1,0 +1,3 @@
+/* zcat-net: being written */
+int main(void);
+int main(void) { return 1; }

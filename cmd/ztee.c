@@ -1,0 +1,3 @@
+/* ztee: being written */
+int main(void);
+int main(void) { return 1; }

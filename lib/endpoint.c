@@ -1,0 +1,1 @@
+/* endpoint.c: being written */

@@ -1,0 +1,1 @@
+/* pipe.c: being written */

@@ -1,0 +1,357 @@
+/*
+ * libzerocopy: move bytes between file descriptors without copying them
+ * through user space (splice, tee, copy_file_range, sendfile), with a
+ * transparent read/write fallback.
+ *
+ * Conventions: every call returns a count or 0 on success and a negative
+ * errno value on failure; the library never prints, never exits, never
+ * changes signal dispositions, and opens every descriptor with O_CLOEXEC.
+ * Descriptors handed in by the caller stay the caller's: the library does
+ * not close them unless a flag says so.
+ */
+#ifndef ZEROCOPY_H
+#define ZEROCOPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZC_VERSION "0.1.0"
+
+/* The library's version string, "MAJOR.MINOR.PATCH". */
+const char *zc_version(void);
+
+/* A description of a negative return value: strerror for -errno values,
+ * the resolver's text for the -ZC_EAI_BASE range. Never NULL. */
+const char *zc_strerror(int err);
+
+/* Resolver failures (getaddrinfo EAI_* codes) come back as
+ * -(ZC_EAI_BASE - eai), so every EAI_* code maps below -ZC_EAI_BASE. */
+#define ZC_EAI_BASE 100000
+
+/* ------------------------------------------------------------------ */
+/* Pipes                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A pipe the caller owns. rfd/wfd are the two ends; size is the capacity
+ * the kernel reports; len is how many bytes the zc_pipe_* calls have put
+ * into it and not yet taken out (the library's exact byte accounting).
+ * A foreign pipe (say standard input) may be wrapped by filling in rfd or
+ * wfd with the other end -1; its len is then unknown and kept at 0.
+ */
+struct zc_pipe {
+	int rfd;
+	int wfd;
+	size_t size;
+	size_t len;
+};
+
+#define ZC_PIPE_NONBLOCK 0x1u	/* both ends O_NONBLOCK */
+
+/* Creates a pipe (O_CLOEXEC, and O_NONBLOCK with ZC_PIPE_NONBLOCK).
+ * Returns 0 or -errno. */
+int zc_pipe_open(struct zc_pipe *p, unsigned flags);
+
+/* Closes both ends that are >= 0 and sets them to -1. */
+void zc_pipe_close(struct zc_pipe *p);
+
+/* The largest size an unprivileged pipe may be given
+ * (/proc/sys/fs/pipe-max-size; 1 MiB when it cannot be read). */
+size_t zc_pipe_max_size(void);
+
+/* The capacity of the pipe behind fd in bytes, or -errno
+ * (-EBADF, -EINVAL when fd is not a pipe). */
+ssize_t zc_pipe_fd_size(int fd);
+
+/* Asks for a capacity of size bytes (0: the largest allowed), clamped to
+ * zc_pipe_max_size(). EPERM and EBUSY from the kernel are not errors: the
+ * call then tries smaller sizes down to the current one. Returns the
+ * capacity really in force afterwards, or -errno when fd is not a pipe. */
+ssize_t zc_pipe_fd_resize(int fd, size_t size);
+
+/* zc_pipe_fd_resize on p, keeping p->size up to date. */
+ssize_t zc_pipe_resize(struct zc_pipe *p, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Moving bytes (primitives)                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The three movers loop over short counts and EINTR until max bytes have
+ * moved or the next call would block, and return the number of bytes
+ * moved (> 0), 0 at end of input (nothing moved), -EAGAIN when nothing
+ * could move without blocking, or -errno. An error after some bytes have
+ * moved returns the count; the error comes back from the next call.
+ *
+ * With ZC_MOVE_WAIT they wait instead of returning -EAGAIN, with
+ * zc_wait() on every side that can be the cause, and return only at max,
+ * end of input or error. They never wait on a full pipe of their own:
+ * zc_pipe_fill returns what it moved once p holds anything and the next
+ * splice would block, since only the caller can empty p.
+ *
+ * They use splice(2) and tee(2) only and do not fall back: -EINVAL,
+ * -ENOSYS, -EOPNOTSUPP tell the caller to use another method
+ * (zc_transfer and the flows do that by themselves).
+ */
+#define ZC_MOVE_WAIT 0x1u	/* wait (poll) rather than return -EAGAIN */
+#define ZC_MOVE_MORE 0x2u	/* more data follows (SPLICE_F_MORE) */
+
+/* Splices up to max bytes from fd into p (p->len grows). */
+ssize_t zc_pipe_fill(struct zc_pipe *p, int fd, size_t max, unsigned flags);
+
+/* Splices up to max bytes from p into fd (p->len shrinks). */
+ssize_t zc_pipe_drain(struct zc_pipe *p, int fd, size_t max, unsigned flags);
+
+/* Duplicates up to max bytes from the head of src into dst with tee(2),
+ * without consuming src (dst->len grows, src->len does not change). */
+ssize_t zc_pipe_tee(struct zc_pipe *dst, const struct zc_pipe *src,
+    size_t max, unsigned flags);
+
+/* Waits until rfd is readable and wfd is writable (either may be -1),
+ * polling both at once and each only until it is ready; hang-up and
+ * error count as ready. timeout_ms < 0 waits for ever. Returns 0,
+ * -ETIMEDOUT, or -errno. */
+int zc_wait(int rfd, int wfd, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Whole transfers                                                    */
+/* ------------------------------------------------------------------ */
+
+enum zc_method {
+	ZC_METHOD_COPY_FILE_RANGE,
+	ZC_METHOD_SENDFILE,
+	ZC_METHOD_SPLICE,	/* one side is a pipe: spliced directly */
+	ZC_METHOD_SPLICE_PIPE,	/* through a pipe the library owns */
+	ZC_METHOD_READ_WRITE,
+	ZC_METHOD_COUNT
+};
+
+/* "copy_file_range", "sendfile", "splice", "splice-pipe", "read-write". */
+const char *zc_method_name(enum zc_method m);
+
+enum zc_side {
+	ZC_SIDE_NONE,
+	ZC_SIDE_SRC,		/* the error came from reading */
+	ZC_SIDE_DST		/* the error came from writing */
+};
+
+struct zc_stats {
+	uint64_t bytes;				/* delivered to the sink */
+	uint64_t by_method[ZC_METHOD_COUNT];	/* sums to bytes */
+	enum zc_side err_side;			/* where the last error was */
+};
+
+#define ZC_NO_LIMIT UINT64_MAX
+
+#define ZC_XFER_NO_SPLICE 0x1u	/* read/write only */
+#define ZC_XFER_NO_GROW 0x2u	/* leave the caller's pipes' sizes alone */
+
+struct zc_transfer_opts {
+	unsigned flags;		/* ZC_XFER_* */
+	size_t pipe_size;	/* owned pipe size; 0: the largest allowed */
+	size_t buf_size;	/* read/write buffer; 0: 128 KiB */
+	/* Called after each chunk with the running totals; may be NULL. */
+	void (*progress)(void *arg, const struct zc_stats *st);
+	void *arg;
+};
+
+/*
+ * Moves everything from src to dst until end of input or limit bytes
+ * (ZC_NO_LIMIT: no limit), by the best method for the pair:
+ * copy_file_range for file to file, sendfile or splice from a file,
+ * splice directly when either side is a pipe, splice through an owned
+ * pipe otherwise, read/write when nothing else works. A method refused
+ * with EINVAL, ENOSYS, EOPNOTSUPP or EXDEV gives way to the next one, in
+ * the middle of the stream too, after the bytes already in the owned pipe
+ * are delivered: nothing is lost, nothing repeated, the count stays exact.
+ * Files are read and written at their current offsets, which advance.
+ * Non-blocking descriptors are waited on with zc_wait().
+ *
+ * Returns the number of bytes delivered, or -errno; stats (may be NULL)
+ * are filled in either way, with err_side telling which side failed.
+ * opts may be NULL.
+ */
+int64_t zc_transfer(int dst, int src, uint64_t limit,
+    const struct zc_transfer_opts *opts, struct zc_stats *stats);
+
+/* ------------------------------------------------------------------ */
+/* Endpoint specs (see zerocopy-endpoints(7))                         */
+/* ------------------------------------------------------------------ */
+
+enum zc_spec_kind {
+	ZC_SPEC_STDIO,		/* "-" */
+	ZC_SPEC_FD,		/* "fd:N" */
+	ZC_SPEC_PATH,		/* a path; a unix socket there is connected to */
+	ZC_SPEC_FILE,		/* "file:PATH" */
+	ZC_SPEC_TCP,		/* "HOST:PORT", "[V6]:PORT", "tcp:HOST:PORT" */
+	ZC_SPEC_UNIX,		/* "unix:PATH" */
+	ZC_SPEC_TCP_LISTEN,	/* "listen:[HOST:]PORT", "tcp-listen:..." */
+	ZC_SPEC_UNIX_LISTEN	/* "unix-listen:PATH" */
+};
+
+#define ZC_SPEC_PATH_MAX 4096
+#define ZC_SPEC_HOST_MAX 256
+#define ZC_SPEC_PORT_MAX 32
+
+struct zc_spec {
+	enum zc_spec_kind kind;
+	int fd;					/* ZC_SPEC_FD */
+	int family;				/* AF_UNSPEC, AF_INET, AF_INET6 */
+	char path[ZC_SPEC_PATH_MAX];		/* PATH, FILE, UNIX* */
+	char host[ZC_SPEC_HOST_MAX];		/* TCP*; "" for any */
+	char port[ZC_SPEC_PORT_MAX];		/* TCP*: number or service */
+};
+
+/*
+ * Parses text into sp without any I/O. Returns 0, or -EINVAL with *why
+ * (if why is not NULL) set to a static, lower-case sentence saying what
+ * is wrong, for messages like "prog: spec 'x:y': <why>".
+ */
+int zc_spec_parse(struct zc_spec *sp, const char *text, const char **why);
+
+enum zc_kind {
+	ZC_KIND_FILE,		/* regular file */
+	ZC_KIND_PIPE,		/* pipe or FIFO */
+	ZC_KIND_SOCKET,
+	ZC_KIND_TTY,
+	ZC_KIND_CHAR,		/* other character device (/dev/null, ...) */
+	ZC_KIND_OTHER		/* directory, block device, ... */
+};
+
+/* "file", "pipe", "socket", "tty", "char", "other". */
+const char *zc_kind_name(enum zc_kind k);
+
+/* The kind of an open descriptor, or -errno. */
+int zc_fd_kind(int fd);
+
+#define ZC_OPEN_READ 0x01u	/* the endpoint is a source */
+#define ZC_OPEN_WRITE 0x02u	/* the endpoint is a sink */
+#define ZC_OPEN_APPEND 0x04u	/* files: O_APPEND instead of O_TRUNC */
+#define ZC_OPEN_NONBLOCK 0x08u	/* sockets the library makes: O_NONBLOCK */
+#define ZC_OPEN_IPV4 0x10u	/* TCP: IPv4 only */
+#define ZC_OPEN_IPV6 0x20u	/* TCP: IPv6 only */
+#define ZC_OPEN_NOCREAT 0x40u	/* files: never create */
+
+struct zc_endpoint {
+	int fd;
+	enum zc_kind kind;
+	int owned;		/* 1: zc_endpoint_close closes fd */
+};
+
+/*
+ * Opens what sp names: "-" is standard input (READ) or output (WRITE)
+ * and is not owned; fd:N checks that N is open; files open with O_CLOEXEC
+ * (and for WRITE O_CREAT|O_TRUNC, or O_APPEND with ZC_OPEN_APPEND, mode
+ * 0666 less umask); TCP names are resolved and each address is tried in
+ * turn; the listen kinds bind, listen and accept exactly one connection.
+ * timeout_ms bounds connect and accept (< 0: no bound). Returns 0 or
+ * -errno (-ZC_EAI_BASE range when a name does not resolve, -ETIMEDOUT).
+ */
+int zc_endpoint_open(struct zc_endpoint *ep, const struct zc_spec *sp,
+    unsigned flags, int timeout_ms);
+
+/* Closes ep->fd if ep owns it; sets fd to -1. */
+void zc_endpoint_close(struct zc_endpoint *ep);
+
+/* For the listen kinds: a bound, listening socket (SO_REUSEADDR, and
+ * for unix-listen an existing socket file at the path is replaced).
+ * Returns the fd or -errno. */
+int zc_listen(const struct zc_spec *sp, unsigned flags, int backlog);
+
+/* Accepts one connection on lfd (O_CLOEXEC, O_NONBLOCK with
+ * ZC_OPEN_NONBLOCK), waiting at most timeout_ms (< 0: no bound).
+ * Returns the fd or -errno. */
+int zc_accept(int lfd, unsigned flags, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Flows: any number of source -> sinks streams driven by one loop     */
+/* ------------------------------------------------------------------ */
+
+struct zc_loop;
+struct zc_flow;
+
+/* A new event loop (epoll), or NULL with errno set. */
+struct zc_loop *zc_loop_new(void);
+
+/* Frees the loop and every flow still in it. */
+void zc_loop_free(struct zc_loop *loop);
+
+/*
+ * Runs until no flow is left running (0), until zc_loop_stop (-ECANCELED),
+ * or until no byte moved and no event came for timeout_ms (-ETIMEDOUT;
+ * timeout_ms < 0: no bound). Callbacks run from inside this call.
+ */
+int zc_loop_run(struct zc_loop *loop, int timeout_ms);
+
+/* Makes zc_loop_run return -ECANCELED soon; async-signal-safe. */
+void zc_loop_stop(struct zc_loop *loop);
+
+/* Calls cb(arg) every interval_ms while zc_loop_run runs (0: never). */
+void zc_loop_set_tick(struct zc_loop *loop, int interval_ms,
+    void (*cb)(void *arg), void *arg);
+
+/* Calls cb when fd has any of the poll(2) events (POLLIN, POLLOUT),
+ * for as long as it is watched: a listening socket, say. 0 or -errno. */
+int zc_loop_watch(struct zc_loop *loop, int fd, unsigned events,
+    void (*cb)(struct zc_loop *loop, int fd, unsigned revents, void *arg),
+    void *arg);
+int zc_loop_unwatch(struct zc_loop *loop, int fd);
+
+#define ZC_FLOW_NO_SPLICE 0x1u	/* read/write only */
+#define ZC_FLOW_CLOSE 0x2u	/* close the source and sinks when freed */
+
+struct zc_flow_opts {
+	unsigned flags;		/* ZC_FLOW_* */
+	uint64_t limit;		/* ZC_NO_LIMIT or 0 in a zeroed struct: none */
+	size_t pipe_size;	/* owned pipes; 0: the largest allowed */
+	int idle_ms;		/* fail with -ETIMEDOUT when idle this long
+				   (0: never) */
+	/* The flow has ended: err 0 when the source reached its end (or
+	 * the limit) and every remaining sink has every byte; -EPIPE when
+	 * every sink was dropped; else the source's -errno. Not called for
+	 * zc_flow_free. The flow may be freed from inside the callback. */
+	void (*on_done)(struct zc_flow *f, int err, void *arg);
+	/* A sink failed with err (-EPIPE for a reader gone, -ENOSPC, ...).
+	 * Return 0 to drop that sink and go on with the others, or a
+	 * negative value to end the whole flow with that error. NULL:
+	 * drop the sink. */
+	int (*on_sink_error)(struct zc_flow *f, int sink, int err, void *arg);
+	void *arg;
+};
+
+/*
+ * A flow from src to sinks added with zc_flow_add_sink: every sink gets
+ * every byte, in order, exactly once; a slow sink slows the flow (no
+ * byte is dropped for it) and a dropped sink does not affect the others.
+ * Sockets are made non-blocking while in a flow and restored when it is
+ * freed. Returns NULL with errno set.
+ */
+struct zc_flow *zc_flow_new(struct zc_loop *loop, int src,
+    const struct zc_flow_opts *opts);
+
+/* Adds a sink; returns its index (0, 1, ...) or -errno. Only before the
+ * flow's first byte moves. */
+int zc_flow_add_sink(struct zc_flow *f, int fd);
+
+/* Removes the flow from its loop and frees it (closing its fds with
+ * ZC_FLOW_CLOSE). Safe from inside its callbacks. */
+void zc_flow_free(struct zc_flow *f);
+
+/* Bytes read from the source, and per method of the reading side. */
+void zc_flow_stats(const struct zc_flow *f, struct zc_stats *st);
+
+/* Bytes delivered to sink i, per method; err_side ZC_SIDE_DST and the
+ * return value tell whether and how it failed (0 or -errno). */
+int zc_flow_sink_stats(const struct zc_flow *f, int sink,
+    struct zc_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
