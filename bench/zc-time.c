@@ -5,6 +5,7 @@
  * offset its standard input (FILE, opened here) reached, else -1.
  * SIGTERM, SIGINT and SIGHUP are passed on to the command.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -88,6 +89,7 @@ main(int argc, char *argv[])
 		err(1, "fork");
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (fd != -1 && dup2(fd, STDIN_FILENO) == -1)
 			err(127, "dup2");
 		execvp(argv[0], argv);
