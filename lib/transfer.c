@@ -50,7 +50,8 @@ zc__classify(int fd, struct zc__fdinfo *fi)
 	else
 		fi->kind = ZC_KIND_OTHER;
 	fi->blk = S_ISBLK(sb.st_mode);
-	fi->append = fl & O_APPEND;
+	/* Pipes take splice(2) with O_APPEND; nothing else does. */
+	fi->append = (fl & O_APPEND) && !S_ISFIFO(sb.st_mode);
 	fi->nonblock = fl & O_NONBLOCK;
 	fi->rdonly = (fl & O_ACCMODE) == O_RDONLY;
 	fi->wronly = (fl & O_ACCMODE) == O_WRONLY;
