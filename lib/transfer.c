@@ -189,15 +189,25 @@ m_sendfile(struct xfer *x)
 	return DONE;
 }
 
-/* One side is a pipe: splice(2) straight from src to dst. */
+/*
+ * One side is a pipe: splice(2) straight from src to dst. The kernel
+ * holds the lock of a pipe it splices into while it waits for a blocking
+ * socket or terminal to have bytes, which would keep the pipe's reader
+ * from the bytes already in it: such a source is polled first.
+ */
 static int
 m_splice(struct xfer *x)
 {
 	uint64_t moved = 0;
 	ssize_t n;
 	int r;
+	bool poll_src = x->di.kind == ZC_KIND_PIPE && !x->si.nonblock &&
+	    (x->si.kind == ZC_KIND_SOCKET || x->si.kind == ZC_KIND_TTY ||
+	    x->si.kind == ZC_KIND_CHAR);
 
 	while (x->left > 0) {
+		if (poll_src && (r = xwait(x, x->src, -1)) < 0)
+			return r;
 		n = splice(x->src, NULL, x->dst, NULL, want(x, x->chunk), 0);
 		if (n > 0) {
 			moved += (size_t)n;

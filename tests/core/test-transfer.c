@@ -1,5 +1,6 @@
 /* zc_transfer across a matrix of descriptor kinds, limits, fallbacks. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -568,6 +569,71 @@ test_errors(void)
 	end_dst(&dst);
 }
 
+struct bg {
+	int dst, src;
+	int64_t got;
+};
+
+static void *
+bg_main(void *arg)
+{
+	struct bg *b = arg;
+
+	b->got = zc_transfer(b->dst, b->src, ZC_NO_LIMIT, NULL, NULL);
+	return NULL;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A blocking socket into a pipe: bytes reach the pipe's reader while
+ * the socket stays quiet (the transfer must not sit in splice(2), which
+ * holds the pipe's lock, waiting for the socket).
+ */
+static void
+test_interactive(void)
+{
+	static const enum kind srcs[] = { K_UNIX, K_TCP };
+	struct bg b;
+	pthread_t t;
+	char buf[16];
+	int sv[2], pv[2];
+	long long t0;
+	size_t j;
+
+	alarm(30);	/* the bug this looks for hangs */
+	for (j = 0; j < sizeof(srcs) / sizeof(srcs[0]); j++) {
+		CASE("interactive %s to pipe", kind_names[srcs[j]]);
+		make_pair(srcs[j], sv);
+		if (pipe2(pv, O_CLOEXEC) == -1)
+			DIE("pipe2");
+		b = (struct bg){ pv[1], sv[0], 0 };
+		if (pthread_create(&t, NULL, bg_main, &b) != 0)
+			DIE("pthread_create");
+		TCHECK(write(sv[1], "hello", 5) == 5);
+		msleep(100);
+		t0 = now_ms();
+		TCHECK(read(pv[0], buf, sizeof(buf)) == 5);
+		TCHECK(now_ms() - t0 < 500);
+		TCHECK(write(sv[1], "again", 5) == 5);
+		TCHECK(read(pv[0], buf, sizeof(buf)) == 5);
+		close(sv[1]);
+		pthread_join(t, NULL);
+		TCHECK(b.got == 10);
+		close(sv[0]);
+		close(pv[0]);
+		close(pv[1]);
+	}
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -582,6 +648,7 @@ main(void)
 	test_append();
 	test_options();
 	test_errors();
+	test_interactive();
 	CHECK_EQ(fd_count(), base);
 	rmdir(tmpdir);
 	if (failures > 0) {
