@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "zerocopy.h"
@@ -102,6 +103,48 @@ test_open_resize(void)
 	close(sv[1]);
 	CHECK_EQ(zc_pipe_fd_size(sv[0]), -EBADF);
 	CHECK_EQ(zc_pipe_fd_resize(-1, 0), -EBADF);
+}
+
+/*
+ * EPERM: an unprivileged user over pipe-user-pages-soft cannot grow a
+ * pipe; resize answers with the size in force instead of failing. Run
+ * as root, the test drops to nobody in a child.
+ */
+static void
+test_resize_eperm(void)
+{
+	struct zc_pipe p[200];
+	ssize_t r = 0;
+	pid_t pid;
+	int i, n, status, refused = 0;
+
+	if (geteuid() != 0)
+		return;
+	if ((pid = fork()) == -1)
+		DIE("fork");
+	if (pid == 0) {
+		if (setgid(65534) == -1 || setuid(65534) == -1)
+			_exit(77);
+		for (n = 0; n < 200; n++) {
+			if (zc_pipe_open(&p[n], 0) < 0)
+				_exit(2);
+			r = zc_pipe_resize(&p[n], 0);
+			if (r < 0 || r != zc_pipe_fd_size(p[n].rfd) ||
+			    (size_t)r != p[n].size)
+				_exit(3);
+			if ((size_t)r < zc_pipe_max_size()) {
+				refused = 1;
+				break;
+			}
+		}
+		for (i = 0; i < n && i < 200; i++)
+			zc_pipe_close(&p[i]);
+		_exit(refused ? 0 : 4);
+	}
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		return;
+	CHECK_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
 }
 
 /* Shrinking below what the pipe holds: the size stays big enough. */
@@ -474,6 +517,7 @@ main(void)
 	test_version();
 	test_open_resize();
 	test_resize_busy();
+	test_resize_eperm();
 	test_fill_drain_pipes();
 	test_socketpair();
 	test_tee();
