@@ -200,14 +200,14 @@ eai_error(int eai)
 }
 
 /* The address family that sp and flags ask for, or -EAFNOSUPPORT when
- * they disagree. */
+ * they disagree (-EINVAL when the flags do). */
 static int
 tcp_family(const struct zc_spec *sp, unsigned flags)
 {
 	int fam = sp->family;
 
 	if ((flags & ZC_OPEN_IPV4) && (flags & ZC_OPEN_IPV6))
-		return -EAFNOSUPPORT;
+		return -EINVAL;
 	if (flags & ZC_OPEN_IPV4) {
 		if (fam == AF_INET6)
 			return -EAFNOSUPPORT;

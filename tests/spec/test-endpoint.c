@@ -546,6 +546,13 @@ test_tcp(void)
 		printf("note: no ::1 on this host, IPv6 part skipped\n");
 	}
 
+	r = open_text(&ep, "127.0.0.1:80", ZC_OPEN_READ | ZC_OPEN_IPV4 |
+	    ZC_OPEN_IPV6, 1000);
+	CHECK(r == -EINVAL, "IPV4 and IPV6: %d", r);
+	lfd = listen_text("listen:0", ZC_OPEN_IPV4 | ZC_OPEN_IPV6, 0);
+	CHECK(lfd == -EINVAL, "listen IPV4 and IPV6: %d", lfd);
+	lfd = listen_text("tcp6-listen:0", ZC_OPEN_IPV4, 0);
+	CHECK(lfd == -EAFNOSUPPORT, "tcp6-listen with IPV4: %d", lfd);
 	r = open_text(&ep, "[::1]:80", ZC_OPEN_READ | ZC_OPEN_IPV4, 1000);
 	CHECK(r == -EAFNOSUPPORT, "[::1] with IPV4: %d", r);
 	r = open_text(&ep, "tcp6:127.0.0.1:80",
