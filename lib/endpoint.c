@@ -474,8 +474,9 @@ open_path(const char *path, unsigned flags, int timeout_ms)
 	}
 	if ((flags & ZC_OPEN_WRITE) && !(flags & ZC_OPEN_NOCREAT))
 		oflags |= O_CREAT;
-	if ((fd = open(path, oflags, 0666)) == -1)
-		return -errno;
+	while ((fd = open(path, oflags, 0666)) == -1)
+		if (errno != EINTR)
+			return -errno;
 	return fd;
 }
 
