@@ -11,6 +11,7 @@
 #define CFR_CHUNK ((size_t)64 << 20)	/* per copy_file_range(2) */
 #define SENDFILE_CHUNK ((size_t)16 << 20)	/* per sendfile(2) */
 #define SPLICE_CHUNK ((size_t)64 << 10)	/* when no pipe size is known */
+#define SMALL_CHUNK ((size_t)8 << 10)	/* below this, read/write is faster */
 
 /* What a method answers besides -errno. */
 enum {
@@ -252,44 +253,6 @@ empty_pipe(struct xfer *x)
 	return DONE;
 }
 
-/* Neither side a pipe: fill the owned pipe, empty it, again. */
-static int
-m_splice_pipe(struct xfer *x)
-{
-	uint64_t moved = 0;
-	ssize_t n, sz;
-	int r;
-
-	if (x->pipe.rfd < 0) {
-		if (zc_pipe_open(&x->pipe, 0) < 0)
-			return NEXT;	/* EMFILE and such: read/write */
-		if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
-			return fail(x, ZC_SIDE_NONE, (int)-sz);
-	}
-	while (x->left > 0) {
-		n = splice(x->src, NULL, x->pipe.wfd, NULL,
-		    want(x, x->pipe.size), 0);
-		if (n > 0) {
-			moved += (size_t)n;
-			x->left -= (size_t)n;
-			x->pipe.len = (size_t)n;
-			if ((r = empty_pipe(x)) != DONE)
-				return r;
-		} else if (n == 0) {
-			return zero(x, moved);
-		} else if (errno == EAGAIN) {
-			/* The pipe is empty: only src can be the cause. */
-			if ((r = xwait(x, x->src, -1)) < 0)
-				return r;
-		} else if (zc__unsupported(errno)) {
-			return NEXT;
-		} else if (errno != EINTR) {
-			return fail(x, ZC_SIDE_SRC, errno);
-		}
-	}
-	return DONE;
-}
-
 /* Writes all of len bytes from p to dst; returns 0 or -errno. */
 static int
 write_all(struct xfer *x, const char *p, size_t len)
@@ -334,15 +297,85 @@ read_some(struct xfer *x, int fd, size_t len)
 	}
 }
 
+/* Allocates the read/write buffer once; returns 0 or -errno. */
+static int
+get_buf(struct xfer *x)
+{
+	if (x->buf != NULL)
+		return 0;
+	x->bufsz = x->o->buf_size > 0 ? x->o->buf_size : ZC__BUF_SIZE;
+	if ((x->buf = malloc(x->bufsz)) == NULL)
+		return fail(x, ZC_SIDE_NONE, ENOMEM);
+	return 0;
+}
+
+/*
+ * Neither side a pipe: fill the owned pipe, empty it, again. While the
+ * source comes in small pieces, two splices cost more than a read and a
+ * write: after a small fill, the next chunk goes through the buffer,
+ * and back to the pipe once a read brings a big one.
+ */
+static int
+m_splice_pipe(struct xfer *x)
+{
+	uint64_t moved = 0;
+	size_t small;
+	ssize_t n, sz;
+	int r;
+	bool rw = false;
+
+	if (x->pipe.rfd < 0) {
+		if (zc_pipe_open(&x->pipe, 0) < 0)
+			return NEXT;	/* EMFILE and such: read/write */
+		if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
+			return fail(x, ZC_SIDE_NONE, (int)-sz);
+	}
+	small = x->pipe.size / 2 < SMALL_CHUNK ? x->pipe.size / 2 : SMALL_CHUNK;
+	while (x->left > 0) {
+		if (rw) {
+			if ((r = get_buf(x)) < 0)
+				return r;
+			if ((n = read_some(x, x->src, want(x, x->bufsz))) <= 0)
+				return n < 0 ? (int)n : DONE;
+			moved += (size_t)n;
+			x->left -= (size_t)n;
+			if ((r = write_all(x, x->buf, (size_t)n)) < 0)
+				return r;
+			rw = (size_t)n < small;
+			continue;
+		}
+		n = splice(x->src, NULL, x->pipe.wfd, NULL,
+		    want(x, x->pipe.size), 0);
+		if (n > 0) {
+			moved += (size_t)n;
+			x->left -= (size_t)n;
+			x->pipe.len = (size_t)n;
+			if ((r = empty_pipe(x)) != DONE)
+				return r;
+			rw = (size_t)n < small;
+		} else if (n == 0) {
+			return zero(x, moved);
+		} else if (errno == EAGAIN) {
+			/* The pipe is empty: only src can be the cause. */
+			if ((r = xwait(x, x->src, -1)) < 0)
+				return r;
+		} else if (zc__unsupported(errno)) {
+			return NEXT;
+		} else if (errno != EINTR) {
+			return fail(x, ZC_SIDE_SRC, errno);
+		}
+	}
+	return DONE;
+}
+
 static int
 m_read_write(struct xfer *x)
 {
 	ssize_t n;
 	int r;
 
-	x->bufsz = x->o->buf_size > 0 ? x->o->buf_size : ZC__BUF_SIZE;
-	if ((x->buf = malloc(x->bufsz)) == NULL)
-		return fail(x, ZC_SIDE_NONE, ENOMEM);
+	if ((r = get_buf(x)) < 0)
+		return r;
 	/* What an earlier method left in the owned pipe goes first. */
 	while (x->pipe.len > 0) {
 		n = read_some(x, x->pipe.rfd,
