@@ -54,13 +54,13 @@ run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
 	case SRC_PIPE:
 		if (pipe2(p, O_CLOEXEC) == -1)
 			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0);
+		wpid = spawn_writer(p[1], seed, size, 0, 0);
 		src = p[0];
 		break;
 	case SRC_FILE:
 		snprintf(path, sizeof(path), "%s/src", tmpdir);
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd == -1 || write_stream(fd, seed, size, 0) == -1)
+		if (fd == -1 || write_stream(fd, seed, size, 0, 0) == -1)
 			exit(1);
 		close(fd);
 		src = open(path, O_RDONLY | O_CLOEXEC);
@@ -68,13 +68,13 @@ run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
 	case SRC_SOCK:
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
 			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0);
+		wpid = spawn_writer(p[1], seed, size, 0, 0);
 		src = p[0];
 		break;
 	default:
 		if (tcp_pair(&p[0], &p[1]) == -1)
 			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0);
+		wpid = spawn_writer(p[1], seed, size, 0, 0);
 		src = p[0];
 		break;
 	}
@@ -162,9 +162,9 @@ run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
 	if ((r = fd_count()) != base)
 		FAIL("%d descriptors open, %d before", r, base);
 	if (getenv("FLOW_VERBOSE"))
-		fprintf(stderr, "%.3f s: source %s, size %llu, %d sinks, "
-		    "flags %#x\n", (now_s() - t0), snames[srck],
-		    (unsigned long long)size, n, flags);
+		fprintf(stderr, "%.3f s: source %s, size %llu, %d sinks "
+		    "(first %s), flags %#x\n", (now_s() - t0), snames[srck],
+		    (unsigned long long)size, n, knames[kinds[0]], flags);
 	if (failures != before)
 		fprintf(stderr, "  in case: source %s, size %llu, %d sinks, "
 		    "flags %#x\n", snames[srck], (unsigned long long)size, n,

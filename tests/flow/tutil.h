@@ -79,9 +79,11 @@ gen(uint64_t seed, uint64_t off, unsigned char *p, size_t len)
 	}
 }
 
-/* Writes size bytes of stream seed to fd; returns 0 or -1. */
+/* Writes size bytes of stream seed to fd, chunk bytes at a time (0:
+ * 64 KiB) with pause between; returns 0 or -1. */
 static inline int
-write_stream(int fd, uint64_t seed, uint64_t size, useconds_t pause)
+write_stream(int fd, uint64_t seed, uint64_t size, size_t chunk,
+    useconds_t pause)
 {
 	unsigned char buf[65536];
 	uint64_t off = 0;
@@ -90,6 +92,8 @@ write_stream(int fd, uint64_t seed, uint64_t size, useconds_t pause)
 
 	while (off < size) {
 		n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+		if (chunk && n > chunk)
+			n = chunk;
 		gen(seed, off, buf, n);
 		if ((w = write(fd, buf, n)) <= 0) {
 			if (w < 0 && errno == EINTR)
@@ -179,7 +183,8 @@ spawn_checker(int fd, uint64_t seed, uint64_t size, size_t chunk,
 
 /* Forks a child that writes stream seed to fd and exits. */
 static inline pid_t
-spawn_writer(int fd, uint64_t seed, uint64_t size, useconds_t pause)
+spawn_writer(int fd, uint64_t seed, uint64_t size, size_t chunk,
+    useconds_t pause)
 {
 	pid_t pid;
 
@@ -191,7 +196,7 @@ spawn_writer(int fd, uint64_t seed, uint64_t size, useconds_t pause)
 		alarm(60);
 		signal(SIGPIPE, SIG_DFL);
 		fd = close_others(fd);
-		_exit(write_stream(fd, seed, size, pause) ? 1 : 0);
+		_exit(write_stream(fd, seed, size, chunk, pause) ? 1 : 0);
 	}
 	close(fd);
 	return pid;
