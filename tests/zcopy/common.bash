@@ -1,7 +1,8 @@
 # Helpers for the bats tests; other areas may `load ../zcopy/common`.
 
 : "${ZCOPY:?ZCOPY must name the zcopy program}"
-HELPERS=${TESTS_SRCDIR:-$(dirname "$BATS_TEST_FILENAME")/..}/zcopy
+bats_require_minimum_version 1.5.0
+HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Prints the sha256 of a file (or standard input with no argument).
 sha() {
