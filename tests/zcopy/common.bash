@@ -23,8 +23,8 @@ free_port() {
 	local i port
 	for ((i = 0; i < 100; i++)); do
 		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		if ! ss -Htan "( sport = :$port or dport = :$port )" |
-		    grep -q .; then
+		if [[ -z $(ss -Htan "( sport = :$port or dport = :$port )") ]]
+		then
 			echo "$port"
 			return 0
 		fi
@@ -35,11 +35,11 @@ free_port() {
 # Waits (at most ~10 s) until something listens on TCP PORT.
 wait_tcp() {
 	local i
-	for ((i = 0; i < 200; i++)); do
-		if ss -Hltn "sport = :$1" | grep -q .; then
+	for ((i = 0; i < 500; i++)); do
+		if [[ -n $(ss -Hltn "sport = :$1") ]]; then
 			return 0
 		fi
-		sleep 0.05
+		sleep 0.02
 	done
 	echo "nothing listens on port $1" >&2
 	return 1
@@ -48,11 +48,11 @@ wait_tcp() {
 # Waits (at most ~10 s) until a unix stream socket listens at PATH.
 wait_unix() {
 	local i
-	for ((i = 0; i < 200; i++)); do
-		if [[ -S $1 ]] && ss -Hlx src "$1" | grep -q .; then
+	for ((i = 0; i < 500; i++)); do
+		if [[ -S $1 && -n $(ss -Hlx src "$1") ]]; then
 			return 0
 		fi
-		sleep 0.05
+		sleep 0.02
 	done
 	echo "nothing listens on $1" >&2
 	return 1
@@ -62,6 +62,17 @@ wait_unix() {
 # its pid for kill_peers.
 peer() {
 	timeout 60 "$@" &
+	PEERS+=("$!")
+}
+
+# peer_to FILE COMMAND...: peer with standard output to FILE (opened in
+# the background, so that FILE may be a FIFO).
+peer_to() {
+	(
+		exec >"$1"
+		shift
+		exec timeout 60 "$@"
+	) &
 	PEERS+=("$!")
 }
 

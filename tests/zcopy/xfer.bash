@@ -12,7 +12,7 @@ xfer() {
 	file)	src=$data ;;
 	pipe)	src=- in=$data ;;
 	fifo)	mkfifo "$T/fin"
-		peer sh -c 'cat "$1" >"$2"' sh "$data" "$T/fin"
+		peer_to "$T/fin" cat "$data"
 		src=$T/fin ;;
 	tcp)	port=$(free_port)
 		peer socat -u "OPEN:$data" \
@@ -20,7 +20,7 @@ xfer() {
 		wait_tcp "$port"
 		src=127.0.0.1:$port ;;
 	unix)	peer socat -u "OPEN:$data" \
-		    "UNIX-CONNECT:$T/sin,retry=200,interval=0.05"
+		    "UNIX-CONNECT:$T/sin,retry=500,interval=0.02"
 		src=unix-listen:$T/sin ;;
 	esac
 	case $dk in
@@ -28,14 +28,13 @@ xfer() {
 	pipe)	dst=- ;;
 	null)	dst=/dev/null ;;
 	fifo)	mkfifo "$T/fout"
-		peer sh -c 'cat "$1" >"$2"' sh "$T/fout" "$T/out"
+		peer_to "$T/out" cat "$T/fout"
 		dst=$T/fout ;;
 	tcp)	port=$(free_port)
-		peer sh -c 'socat -u "$1" STDOUT >"$2"' sh \
-		    "TCP:127.0.0.1:$port,retry=200,interval=0.05" "$T/out"
+		peer_to "$T/out" socat -u \
+		    "TCP:127.0.0.1:$port,retry=500,interval=0.02" STDOUT
 		dst=listen:127.0.0.1:$port ;;
-	unix)	peer sh -c 'socat -u "$1" STDOUT >"$2"' sh \
-		    "UNIX-LISTEN:$T/sout" "$T/out"
+	unix)	peer_to "$T/out" socat -u "UNIX-LISTEN:$T/sout" STDOUT
 		wait_unix "$T/sout"
 		dst=unix:$T/sout ;;
 	esac
