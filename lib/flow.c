@@ -1674,7 +1674,7 @@ check_idle(struct zc_loop *l)
 	while (again) {
 		again = 0;
 		TAILQ_FOREACH(f, &l->flows, link) {
-			if (f->done || f->o.idle_ms <= 0 ||
+			if (f->done || f->rq || f->o.idle_ms <= 0 ||
 			    l->now - f->last_move < f->o.idle_ms)
 				continue;
 			f->busy++;
@@ -1735,6 +1735,7 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 			err = 0;
 			goto out;
 		}
+		l->now = now_ms();
 		n = epoll_wait(l->epfd, ev, MAX_EVENTS,
 		    next_timeout(l, timeout_ms));
 		if (n == -1 && errno != EINTR) {
