@@ -31,6 +31,7 @@
 #include "zerocopy.h"
 
 #define POOL_MAX	64		/* spare pipes kept by a loop */
+#define POOL_BYTES	(16u << 20)	/* and their capacity at most */
 #define BOUNCE_SIZE	(64 * 1024)	/* per-hop read/write fallback */
 #define RW_SIZE		(128 * 1024)	/* ZC_FLOW_NO_SPLICE buffer */
 #define STEP_BUDGET	64		/* hops per flow before others run */
@@ -157,6 +158,7 @@ struct zc_loop {
 	void *tick_arg;
 	struct zc_pipe pool[POOL_MAX];
 	int npool;
+	size_t poolbytes;
 };
 
 static int flow_fail(struct zc_flow *, int);
@@ -226,6 +228,7 @@ pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
 
 	if (l->npool > 0) {
 		*p = l->pool[--l->npool];
+		l->poolbytes -= p->size;
 		if (p->size != size)
 			p->size = pipe_setsize(p->wfd, size);
 		return 0;
@@ -246,8 +249,10 @@ pipe_put(struct zc_loop *l, struct zc_pipe *p)
 {
 	if (p->rfd < 0)
 		return;
-	if (p->len == 0 && l->npool < POOL_MAX) {
+	if (p->len == 0 && l->npool < POOL_MAX &&
+	    l->poolbytes + p->size <= POOL_BYTES) {
 		l->pool[l->npool++] = *p;
+		l->poolbytes += p->size;
 	} else {
 		close(p->rfd);
 		close(p->wfd);
@@ -1669,7 +1674,7 @@ check_idle(struct zc_loop *l)
 	while (again) {
 		again = 0;
 		TAILQ_FOREACH(f, &l->flows, link) {
-			if (f->done || f->o.idle_ms <= 0 ||
+			if (f->done || f->rq || f->o.idle_ms <= 0 ||
 			    l->now - f->last_move < f->o.idle_ms)
 				continue;
 			f->busy++;
@@ -1730,6 +1735,7 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 			err = 0;
 			goto out;
 		}
+		l->now = now_ms();
 		n = epoll_wait(l->epfd, ev, MAX_EVENTS,
 		    next_timeout(l, timeout_ms));
 		if (n == -1 && errno != EINTR) {
