@@ -11,6 +11,9 @@ sockio.py slowout OUT CHUNK DELAY_MS CMD...
     Run CMD with its standard output a unix socket with small buffers,
     read CHUNK bytes every DELAY_MS into OUT; exit with CMD's status
     (128+N when a signal killed it).
+sockio.py slowcat CHUNK DELAY_MS
+    Copy standard input to standard output CHUNK bytes at a time with
+    DELAY_MS between reads.
 sockio.py nonblock CMD...
     Run CMD with O_NONBLOCK set on its standard output.
 """
@@ -51,8 +54,6 @@ def listen(argv):
     s.settimeout(30)
     conn, _ = s.accept()
     conn.settimeout(60)
-    if delay:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     copy_out(conn, out, chunk, delay)
 
 
@@ -110,11 +111,22 @@ def slowout(argv):
     sys.exit(status(st))
 
 
+def slowcat(argv):
+    chunk, delay = int(argv[0]), float(argv[1]) / 1000.0
+    while True:
+        b = os.read(0, chunk)
+        if not b:
+            break
+        while b:
+            b = b[os.write(1, b):]
+        time.sleep(delay)
+
+
 def nonblock(argv):
     fl = fcntl.fcntl(1, fcntl.F_GETFL)
     fcntl.fcntl(1, fcntl.F_SETFL, fl | os.O_NONBLOCK)
     os.execvp(argv[0], argv)
 
 
-{"listen": listen, "stdin": stdin, "slowout": slowout,
+{"listen": listen, "stdin": stdin, "slowout": slowout, "slowcat": slowcat,
  "nonblock": nonblock}[sys.argv[1]](sys.argv[2:])
