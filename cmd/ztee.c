@@ -188,8 +188,8 @@ static int
 is_spec(const char *text)
 {
 	static const char *const prefixes[] = {
-		"fd:", "file:", "tcp:", "tcp-listen:", "listen:", "unix:",
-		"unix-listen:"
+		"fd:", "file:", "listen:", "tcp:", "tcp-listen:", "tcp4:",
+		"tcp4-listen:", "tcp6:", "tcp6-listen:", "unix:", "unix-listen:"
 	};
 	size_t i;
 
