@@ -38,9 +38,9 @@ mkdata() {
 	same want app
 }
 
-@test "outputs: 0 B and 1 B to sockets; tcp:localhost:PORT form" {
+@test "outputs: 0 B to sockets; tcp:localhost:PORT form" {
 	need_ztee
-	for n in 0 1; do
+	for n in 0; do
 		mkdata in "$n"
 		listener tcp - tcp.out
 		tport=$PORT
@@ -83,7 +83,7 @@ mkdata() {
 }
 
 @test "non-blocking standard output (EAGAIN) loses nothing" {
-	mkdata in 4194305
+	mkdata in 2097153
 	cat in | python3 "$SOCKIO" nonblock timeout 60 "$ZTEE" f1 |
 	    { sleep 0.3; cat; } >out
 	same in out f1
@@ -159,11 +159,15 @@ inject() {
 	[ ! -s err ]
 }
 
+gen_gib() {
+	local i
+	for i in $(seq 64); do cat part; done
+}
+
 @test "1 GiB through a pipe to a pipe and a file" {
 	need_ztee
 	mkdata part 16777216
-	want=$(for i in $(seq 64); do cat part; done | sha256sum)
-	got=$(for i in $(seq 64); do cat part; done | "$ZTEE" f1 | sha256sum)
-	[ "$got" = "$want" ]
-	[ "$(sha256sum <f1)" = "$want" ]
+	gen_gib | "$ZTEE" f1 | cmp - <(gen_gib)
+	cmp f1 <(gen_gib)
+	[ "$(stat -c %s f1)" = 1073741824 ]
 }
