@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# zcat-net as a relay: half-close passes through, many connections at once
+# from one loop, -m, -u, and no descriptor left behind.
+
+load helpers
+
+# echo_server NAME [after-eof]: starts zcn-peer's echo server; sets EPORT.
+echo_server() {
+	bg "$1" 120 "$PEER" echo "$T/$1.port" ${2:+"$2"}
+	wait_file "$T/$1.port"
+	EPORT=$(cat "$T/$1.port")
+}
+
+# relay NAME ARGS...: starts "zcat-net -v ARGS" in the background; sets
+# RPORT when it listens on TCP.
+relay() {
+	local name=$1
+	shift
+	bg "$name" 120 "$ZCAT_NET" -v "$@"
+	zlistening "$name"
+	RPORT=$(sed -n 's/.*: listening on .*:\([0-9][0-9]*\)$/\1/p' \
+	    "$T/$name.err" | head -n 1)
+}
+
+@test "half-close: a request, then the whole response, through a relay" {
+	echo_server srv after-eof
+	relay rl listen:127.0.0.1:0 "127.0.0.1:$EPORT"
+	head -c 1048577 /dev/urandom > "$T/req"
+	run timeout 20 sh -c "'$ZCAT_NET' 127.0.0.1 $RPORT < '$T/req' > '$T/resp'"
+	[ "$status" -eq 0 ]
+	cmp "$T/req" "$T/resp"
+	# Without -k the relay ends with its one connection, status 0.
+	reap rl
+	[ "$(rc_of rl)" -eq 0 ]
+	grep -q "1048577 bytes to spec '127.0.0.1:$EPORT'.*, 1048577 bytes back" "$T/rl.err"
+}
+
+@test "half-close through a relay with nc -N and socat as clients" {
+	echo_server srv after-eof
+	relay rl -k listen:127.0.0.1:0 "127.0.0.1:$EPORT"
+	head -c 300000 /dev/urandom > "$T/req"
+	timeout 20 nc -N 127.0.0.1 "$RPORT" < "$T/req" > "$T/resp1"
+	cmp "$T/req" "$T/resp1"
+	timeout 20 socat -t 5 - "TCP4:127.0.0.1:$RPORT" < "$T/req" > "$T/resp2"
+	cmp "$T/req" "$T/resp2"
+	# An empty request: the FIN alone goes through.
+	timeout 20 "$ZCAT_NET" 127.0.0.1 "$RPORT" < /dev/null > "$T/resp3"
+	[ ! -s "$T/resp3" ]
+}
+
+@test "unix to TCP bridge, both ways" {
+	echo_server srv
+	relay rl -k "unix-listen:$T/s" "127.0.0.1:$EPORT"
+	head -c 2000000 /dev/urandom > "$T/req"
+	timeout 20 socat -t 5 - "UNIX-CONNECT:$T/s" < "$T/req" > "$T/resp"
+	cmp "$T/req" "$T/resp"
+	timeout 20 "$ZCAT_NET" -U "$T/s" < "$T/req" > "$T/resp2"
+	cmp "$T/req" "$T/resp2"
+	# The socket file goes away with the relay.
+	kill "$(cat "$T/rl.pid")"
+	reap rl
+	[ "$(rc_of rl)" -eq 0 ]
+	[ ! -e "$T/s" ]
+}
+
+@test "-u relays one way only" {
+	local port
+	port=$(random_port)
+	OUT=$T/got bg sink 20 nc -l 127.0.0.1 "$port"
+	wait_tcp "$port" sink
+	relay rl -u listen:127.0.0.1:0 "127.0.0.1:$port"
+	head -c 100000 /dev/urandom > "$T/req"
+	timeout 20 nc -N 127.0.0.1 "$RPORT" < "$T/req" > "$T/back"
+	reap rl
+	reap sink
+	[ "$(rc_of rl)" -eq 0 ]
+	cmp "$T/req" "$T/got"
+	[ ! -s "$T/back" ]
+}
+
+@test "200 clients at once, 10 MiB each way, then 1000 short ones; fds back to baseline" {
+	local pid base now i
+	echo_server srv
+	relay rl -k listen:127.0.0.1:0 "127.0.0.1:$EPORT"
+	pid=$(child_of rl)
+	[ -n "$pid" ]
+	base=$(fd_count "$pid")
+	run timeout 80 "$PEER" load 127.0.0.1 "$RPORT" 200 10485760
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 clients, 200 ok" ]
+	run timeout 60 "$PEER" seq 127.0.0.1 "$RPORT" 1000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for i in $(seq 50); do
+		now=$(fd_count "$pid")
+		[ "$now" -eq "$base" ] && break
+		sleep 0.1
+	done
+	echo "fds: baseline $base, now $now"
+	[ "$now" -eq "$base" ]
+	[ "$(grep -c 'connection from' "$T/rl.err")" -eq 1200 ]
+	[ "$(grep -c '10485760 bytes to .*, 10485760 bytes back' "$T/rl.err")" -eq 200 ]
+	kill "$(cat "$T/rl.pid")"
+	reap rl
+	[ "$(rc_of rl)" -eq 0 ]
+}
+
+@test "-m 1: a second client waits in the backlog until the first is done" {
+	local first
+	echo_server srv
+	relay rl -k -m 1 listen:127.0.0.1:0 "127.0.0.1:$EPORT"
+	# The first client holds its connection open for a second.
+	( sleep 1; printf one ) | timeout 20 "$ZCAT_NET" 127.0.0.1 "$RPORT" \
+	    > "$T/one" 3>&- &
+	first=$!
+	sleep 0.3
+	printf two | timeout 20 "$ZCAT_NET" 127.0.0.1 "$RPORT" > "$T/two"
+	wait "$first"
+	[ "$(cat "$T/one")" = one ]
+	[ "$(cat "$T/two")" = two ]
+	# The second connection came only after the first was closed.
+	grep -E 'connection from|bytes back' "$T/rl.err" > "$T/order"
+	cat "$T/order"
+	sed -n 1p "$T/order" | grep -q 'connection from'
+	sed -n 2p "$T/order" | grep -q '3 bytes to .*, 3 bytes back'
+	sed -n 3p "$T/order" | grep -q 'connection from'
+}
+
+@test "-k relay: a refused target fails that connection only" {
+	local port
+	port=$(random_port)
+	relay rl -k listen:127.0.0.1:0 "127.0.0.1:$port"
+	run timeout 10 "$ZCAT_NET" 127.0.0.1 "$RPORT" < /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -qx "zcat-net: spec '127.0.0.1:$port': Connection refused" "$T/rl.err"
+	# Still listening, and the error shows in the status.
+	run timeout 10 "$ZCAT_NET" 127.0.0.1 "$RPORT" < /dev/null
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'Connection refused' "$T/rl.err")" -eq 2 ]
+	kill "$(cat "$T/rl.pid")"
+	reap rl
+	[ "$(rc_of rl)" -eq 1 ]
+}
