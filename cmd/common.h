@@ -19,6 +19,11 @@ uint64_t parse_size(const char *opt, const char *text);
 void open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
     int timeout_ms);
 
+/* open_spec that warns with the same line and returns -errno instead of
+ * exiting (ep->fd is then -1); 0 on success. */
+int try_open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
+    int timeout_ms);
+
 /* Monotonic time in seconds. */
 double now_seconds(void);
 
@@ -28,13 +33,17 @@ struct progress {
 	double start;
 	double last;
 	uint64_t total;
-	int shown;
+	int shown;		/* width of the line on screen */
+	int tty;		/* stderr is a terminal: redraw with \r */
 };
 void progress_init(struct progress *p, uint64_t total);
-/* Redraws at most a few times a second, or now when final is set. */
+/* Redraws at most a few times a second, or now when final is set (then
+ * ends the line). When stderr is not a terminal only the final line is
+ * written. */
 void progress_update(struct progress *p, uint64_t bytes, int final);
 
-/* Prints "PROG: LABEL: N bytes in S s (RATE/s): METHOD N, ..." on stderr. */
+/* Prints "PROG: LABEL: N bytes in S s (RATE/s): METHOD N, ..." on stderr;
+ * label may be NULL, and only methods that moved bytes are listed. */
 void print_stats(const char *label, const struct zc_stats *st,
     double seconds);
 

@@ -1,1 +1,570 @@
-/* endpoint.c: being written */
+/*
+ * Endpoints: open what a struct zc_spec names, and the listen/accept
+ * helpers under it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "zerocopy.h"
+
+#define OPEN_RW (ZC_OPEN_READ | ZC_OPEN_WRITE)
+
+static const char *const kind_names[] = {
+	[ZC_KIND_FILE] = "file",
+	[ZC_KIND_PIPE] = "pipe",
+	[ZC_KIND_SOCKET] = "socket",
+	[ZC_KIND_TTY] = "tty",
+	[ZC_KIND_CHAR] = "char",
+	[ZC_KIND_OTHER] = "other",
+};
+
+const char *
+zc_kind_name(enum zc_kind k)
+{
+	if ((unsigned)k >= sizeof(kind_names) / sizeof(kind_names[0]))
+		return "unknown";
+	return kind_names[k];
+}
+
+int
+zc_fd_kind(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return -errno;
+	if (S_ISREG(st.st_mode))
+		return ZC_KIND_FILE;
+	if (S_ISFIFO(st.st_mode))
+		return ZC_KIND_PIPE;
+	if (S_ISSOCK(st.st_mode))
+		return ZC_KIND_SOCKET;
+	if (S_ISCHR(st.st_mode))
+		return isatty(fd) ? ZC_KIND_TTY : ZC_KIND_CHAR;
+	return ZC_KIND_OTHER;
+}
+
+/* Returns the monotonic clock in milliseconds. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns the milliseconds left until deadline (-1: none), at least 0. */
+static int
+left_ms(int64_t deadline)
+{
+	int64_t t;
+
+	if (deadline < 0)
+		return -1;
+	t = deadline - now_ms();
+	return t < 0 ? 0 : t > 0x7fffffff ? 0x7fffffff : (int)t;
+}
+
+static int64_t
+deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* Polls fd for events until deadline; returns 0, -ETIMEDOUT or -errno. */
+static int
+poll_until(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int n;
+
+	for (;;) {
+		n = poll(&pfd, 1, left_ms(deadline));
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static int
+set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1)
+		return -errno;
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	if (fcntl(fd, F_SETFL, fl) == -1)
+		return -errno;
+	return 0;
+}
+
+/* Connects a new socket to sa, waiting at most timeout_ms; returns the
+ * fd (blocking unless ZC_OPEN_NONBLOCK) or -errno. */
+static int
+connect_to(int family, const struct sockaddr *sa, socklen_t salen,
+    unsigned flags, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	socklen_t len;
+	int fd, r, soerr;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -errno;
+	for (;;) {
+		if (connect(fd, sa, salen) == 0)
+			break;
+		r = -errno;
+		if (r == -EINPROGRESS) {
+			if ((r = poll_until(fd, POLLOUT, deadline)) != 0)
+				goto fail;
+			len = sizeof(soerr);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+			    &len) == -1) {
+				r = -errno;
+				goto fail;
+			}
+			if (soerr != 0) {
+				r = -soerr;
+				goto fail;
+			}
+			break;
+		}
+		/* A unix listener with a full backlog: try again later. */
+		if (r == -EAGAIN && family == AF_UNIX) {
+			if (left_ms(deadline) == 0) {
+				r = -ETIMEDOUT;
+				goto fail;
+			}
+			usleep(10000);
+			continue;
+		}
+		if (r != -EINTR)
+			goto fail;
+	}
+	if (!(flags & ZC_OPEN_NONBLOCK) && (r = set_nonblock(fd, 0)) != 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
+/* Fills sun from path; returns its length or -ENAMETOOLONG. */
+static int
+unix_addr(struct sockaddr_un *sun, const char *path)
+{
+	size_t len = strlen(path);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (len >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun->sun_path, path, len);
+	return (int)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+static int
+unix_connect(const char *path, unsigned flags, int timeout_ms)
+{
+	struct sockaddr_un sun;
+	int len;
+
+	if ((len = unix_addr(&sun, path)) < 0)
+		return len;
+	return connect_to(AF_UNIX, (struct sockaddr *)&sun, len, flags,
+	    timeout_ms);
+}
+
+/* The resolver's error as a library error value. */
+static int
+eai_error(int eai)
+{
+	if (eai == EAI_SYSTEM)
+		return errno != 0 ? -errno : -EIO;
+	return -(ZC_EAI_BASE - eai);
+}
+
+/* The address family that sp and flags ask for, or -EAFNOSUPPORT when
+ * they disagree (-EINVAL when the flags do). */
+static int
+tcp_family(const struct zc_spec *sp, unsigned flags)
+{
+	int fam = sp->family;
+
+	if ((flags & ZC_OPEN_IPV4) && (flags & ZC_OPEN_IPV6))
+		return -EINVAL;
+	if (flags & ZC_OPEN_IPV4) {
+		if (fam == AF_INET6)
+			return -EAFNOSUPPORT;
+		fam = AF_INET;
+	} else if (flags & ZC_OPEN_IPV6) {
+		if (fam == AF_INET)
+			return -EAFNOSUPPORT;
+		fam = AF_INET6;
+	}
+	return fam;
+}
+
+static int
+tcp_connect(const struct zc_spec *sp, unsigned flags, int timeout_ms)
+{
+	struct addrinfo hints, *res, *ai;
+	int fam, fd, eai;
+
+	if ((fam = tcp_family(sp, flags)) < 0)
+		return fam;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = fam;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV;
+	errno = 0;
+	if ((eai = getaddrinfo(sp->host, sp->port, &hints, &res)) != 0)
+		return eai_error(eai);
+	fd = -EHOSTUNREACH;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = connect_to(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
+		    flags, timeout_ms);
+		if (fd >= 0)
+			break;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Binds and listens on a new socket of ai's family; returns it or
+ * -errno. v6only < 0 leaves IPV6_V6ONLY alone. */
+static int
+tcp_bind(int family, const struct sockaddr *sa, socklen_t salen,
+    int v6only, unsigned flags, int backlog)
+{
+	int fd, r, one = 1;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
+	    ((flags & ZC_OPEN_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+	if (fd == -1)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		goto fail;
+	if (family == AF_INET6 && v6only >= 0 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
+		goto fail;
+	if (bind(fd, sa, salen) == -1 || listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+static int
+tcp_listen(const struct zc_spec *sp, unsigned flags, int backlog)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	int fam, fd, eai;
+	long port = 0;
+	const char *p;
+
+	if ((fam = tcp_family(sp, flags)) < 0)
+		return fam;
+	if (sp->host[0] == '\0') {
+		for (p = sp->port; *p >= '0' && *p <= '9'; p++)
+			port = port * 10 + (*p - '0');
+		if (*p != '\0' || p == sp->port || port > 65535)
+			return -EINVAL;
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_addr = in6addr_any;
+		sin6.sin6_port = htons(port);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_ANY);
+		sin.sin_port = htons(port);
+		if (fam == AF_INET)
+			return tcp_bind(AF_INET, (struct sockaddr *)&sin,
+			    sizeof(sin), -1, flags, backlog);
+		fd = tcp_bind(AF_INET6, (struct sockaddr *)&sin6,
+		    sizeof(sin6), fam == AF_INET6, flags, backlog);
+		if (fam == AF_UNSPEC && (fd == -EAFNOSUPPORT ||
+		    fd == -EADDRNOTAVAIL))
+			fd = tcp_bind(AF_INET, (struct sockaddr *)&sin,
+			    sizeof(sin), -1, flags, backlog);
+		return fd;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = fam;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	errno = 0;
+	if ((eai = getaddrinfo(sp->host, sp->port, &hints, &res)) != 0)
+		return eai_error(eai);
+	fd = -EADDRNOTAVAIL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = tcp_bind(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
+		    (flags & ZC_OPEN_IPV6) ? 1 : -1, flags, backlog);
+		if (fd >= 0)
+			break;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Returns whether something accepts connections on the unix socket at
+ * path: 1 yes, 0 no (refused: a stale socket file), or -errno. */
+static int
+unix_alive(const char *path)
+{
+	int fd = unix_connect(path, ZC_OPEN_NONBLOCK, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	if (fd == -ECONNREFUSED)
+		return 0;
+	if (fd == -ETIMEDOUT || fd == -EAGAIN)
+		return 1;
+	return fd;
+}
+
+static int
+unix_listen(const struct zc_spec *sp, unsigned flags, int backlog)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, len, r, tries;
+
+	if ((len = unix_addr(&sun, sp->path)) < 0)
+		return len;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    ((flags & ZC_OPEN_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+	if (fd == -1)
+		return -errno;
+	for (tries = 0; ; tries++) {
+		if (bind(fd, (struct sockaddr *)&sun, len) == 0)
+			break;
+		r = -errno;
+		if (r != -EADDRINUSE || tries > 0)
+			goto fail;
+		if (lstat(sp->path, &st) == -1) {
+			if (errno == ENOENT)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		if (!S_ISSOCK(st.st_mode))
+			goto fail;
+		if ((r = unix_alive(sp->path)) != 0) {
+			if (r > 0)
+				r = -EADDRINUSE;
+			goto fail;
+		}
+		if (unlink(sp->path) == -1 && errno != ENOENT) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	if (listen(fd, backlog) == -1) {
+		r = -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
+int
+zc_listen(const struct zc_spec *sp, unsigned flags, int backlog)
+{
+	if (backlog <= 0)
+		backlog = SOMAXCONN;
+	switch (sp->kind) {
+	case ZC_SPEC_TCP_LISTEN:
+		return tcp_listen(sp, flags, backlog);
+	case ZC_SPEC_UNIX_LISTEN:
+		return unix_listen(sp, flags, backlog);
+	default:
+		return -EINVAL;
+	}
+}
+
+int
+zc_accept(int lfd, unsigned flags, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int fd, r;
+	int aflags = SOCK_CLOEXEC |
+	    ((flags & ZC_OPEN_NONBLOCK) ? SOCK_NONBLOCK : 0);
+
+	for (;;) {
+		if ((r = poll_until(lfd, POLLIN, deadline)) != 0)
+			return r;
+		fd = accept4(lfd, NULL, NULL, aflags);
+		if (fd >= 0)
+			return fd;
+		switch (errno) {
+		case EINTR:
+		case EAGAIN:
+		case ECONNABORTED:
+			continue;
+		default:
+			return -errno;
+		}
+	}
+}
+
+/* Checks that fd is open with the access that flags need; 0 or -errno. */
+static int
+check_fd(int fd, unsigned flags)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1)
+		return -errno;
+	if ((flags & ZC_OPEN_READ) && (fl & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	if ((flags & ZC_OPEN_WRITE) && (fl & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	return 0;
+}
+
+/* Opens a file, FIFO or device, or connects to a unix socket at path;
+ * returns the fd or -errno. */
+static int
+open_path(const char *path, unsigned flags, int timeout_ms)
+{
+	struct stat st;
+	int oflags = O_CLOEXEC | O_NOCTTY, fd;
+
+	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		return unix_connect(path, flags, timeout_ms);
+	switch (flags & OPEN_RW) {
+	case ZC_OPEN_READ:
+		oflags |= O_RDONLY;
+		break;
+	case ZC_OPEN_WRITE:
+		oflags |= O_WRONLY | ((flags & ZC_OPEN_APPEND) ?
+		    O_APPEND : O_TRUNC);
+		break;
+	case OPEN_RW:
+		oflags |= O_RDWR | ((flags & ZC_OPEN_APPEND) ? O_APPEND : 0);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((flags & ZC_OPEN_WRITE) && !(flags & ZC_OPEN_NOCREAT))
+		oflags |= O_CREAT;
+	while ((fd = open(path, oflags, 0666)) == -1)
+		if (errno != EINTR)
+			return -errno;
+	return fd;
+}
+
+/* Listens on sp, accepts one connection and closes the listener (and
+ * removes a unix socket file it made); returns the fd or -errno. */
+static int
+listen_accept(const struct zc_spec *sp, unsigned flags, int timeout_ms)
+{
+	int lfd, fd;
+
+	if ((lfd = zc_listen(sp, flags | ZC_OPEN_NONBLOCK, 1)) < 0)
+		return lfd;
+	fd = zc_accept(lfd, flags, timeout_ms);
+	if (sp->kind == ZC_SPEC_UNIX_LISTEN)
+		unlink(sp->path);
+	close(lfd);
+	return fd;
+}
+
+int
+zc_endpoint_open(struct zc_endpoint *ep, const struct zc_spec *sp,
+    unsigned flags, int timeout_ms)
+{
+	struct stat st;
+	int fd, kind, r;
+
+	ep->fd = -1;
+	ep->kind = ZC_KIND_OTHER;
+	ep->owned = 0;
+	if ((flags & ZC_OPEN_IPV4) && (flags & ZC_OPEN_IPV6))
+		return -EINVAL;
+
+	switch (sp->kind) {
+	case ZC_SPEC_STDIO:
+		if ((flags & OPEN_RW) == ZC_OPEN_READ)
+			fd = STDIN_FILENO;
+		else if ((flags & OPEN_RW) == ZC_OPEN_WRITE)
+			fd = STDOUT_FILENO;
+		else
+			return -EINVAL;
+		if ((r = check_fd(fd, flags)) != 0)
+			return r;
+		break;
+	case ZC_SPEC_FD:
+		if (sp->fd < 0)
+			return -EBADF;
+		if ((r = check_fd(sp->fd, flags)) != 0)
+			return r;
+		fd = sp->fd;
+		break;
+	case ZC_SPEC_PATH:
+	case ZC_SPEC_FILE:
+		fd = open_path(sp->path, flags, timeout_ms);
+		break;
+	case ZC_SPEC_TCP:
+		if (sp->path[0] != '\0' && stat(sp->path, &st) == 0)
+			fd = open_path(sp->path, flags, timeout_ms);
+		else
+			fd = tcp_connect(sp, flags, timeout_ms);
+		break;
+	case ZC_SPEC_UNIX:
+		fd = unix_connect(sp->path, flags, timeout_ms);
+		break;
+	case ZC_SPEC_TCP_LISTEN:
+	case ZC_SPEC_UNIX_LISTEN:
+		fd = listen_accept(sp, flags, timeout_ms);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (fd < 0)
+		return fd;
+	if ((kind = zc_fd_kind(fd)) < 0) {
+		if (sp->kind != ZC_SPEC_STDIO && sp->kind != ZC_SPEC_FD)
+			close(fd);
+		return kind;
+	}
+	ep->fd = fd;
+	ep->kind = kind;
+	ep->owned = sp->kind != ZC_SPEC_STDIO && sp->kind != ZC_SPEC_FD;
+	return 0;
+}
+
+void
+zc_endpoint_close(struct zc_endpoint *ep)
+{
+	if (ep->owned && ep->fd >= 0)
+		close(ep->fd);
+	ep->fd = -1;
+	ep->owned = 0;
+}

@@ -1,1 +1,493 @@
-/* transfer.c: being written */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CFR_CHUNK ((size_t)64 << 20)	/* per copy_file_range(2) */
+#define SENDFILE_CHUNK ((size_t)16 << 20)	/* per sendfile(2) */
+#define SPLICE_CHUNK ((size_t)64 << 10)	/* when no pipe size is known */
+#define SMALL_CHUNK ((size_t)8 << 10)	/* below this, read/write is faster */
+
+/* What a method answers besides -errno. */
+enum {
+	DONE,		/* end of input or limit reached */
+	NEXT		/* the method does not work here: try the next one */
+};
+
+struct xfer {
+	int dst, src;
+	struct zc__fdinfo di, si;
+	uint64_t left;		/* bytes still to read */
+	size_t chunk;		/* per splice(2) between caller's pipes */
+	struct zc_stats *st;
+	const struct zc_transfer_opts *o;
+	struct zc_pipe pipe;	/* owned; rfd -1 when there is none */
+	char *buf;
+	size_t bufsz;
+};
+
+int
+zc__classify(int fd, struct zc__fdinfo *fi)
+{
+	struct stat sb;
+	int fl;
+
+	if (fstat(fd, &sb) == -1 || (fl = fcntl(fd, F_GETFL)) == -1)
+		return -errno;
+	memset(fi, 0, sizeof(*fi));
+	if (S_ISREG(sb.st_mode))
+		fi->kind = ZC_KIND_FILE;
+	else if (S_ISFIFO(sb.st_mode))
+		fi->kind = ZC_KIND_PIPE;
+	else if (S_ISSOCK(sb.st_mode))
+		fi->kind = ZC_KIND_SOCKET;
+	else if (S_ISCHR(sb.st_mode))
+		fi->kind = isatty(fd) ? ZC_KIND_TTY : ZC_KIND_CHAR;
+	else
+		fi->kind = ZC_KIND_OTHER;
+	fi->blk = S_ISBLK(sb.st_mode);
+	/* Pipes take splice(2) with O_APPEND; nothing else does. */
+	fi->append = (fl & O_APPEND) && !S_ISFIFO(sb.st_mode);
+	fi->nonblock = fl & O_NONBLOCK;
+	fi->rdonly = (fl & O_ACCMODE) == O_RDONLY;
+	fi->wronly = (fl & O_ACCMODE) == O_WRONLY;
+	return 0;
+}
+
+static size_t
+want(const struct xfer *x, size_t chunk)
+{
+	return x->left < chunk ? (size_t)x->left : chunk;
+}
+
+static void
+deliver(struct xfer *x, enum zc_method m, size_t n)
+{
+	x->st->bytes += n;
+	x->st->by_method[m] += n;
+	if (x->o->progress != NULL)
+		x->o->progress(x->o->arg, x->st);
+}
+
+static int
+fail(struct xfer *x, enum zc_side side, int err)
+{
+	x->st->err_side = side;
+	return -err;
+}
+
+/* Which side an error from a call that reads and writes at once came
+ * from. */
+static enum zc_side
+guess_side(const struct xfer *x, int err)
+{
+	switch (err) {
+	case EPIPE:
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+	case EROFS:
+		return ZC_SIDE_DST;
+	case ECONNRESET:
+	case ENOTCONN:
+	case ECONNABORTED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENETDOWN:
+		return x->si.kind == ZC_KIND_SOCKET ? ZC_SIDE_SRC : ZC_SIDE_DST;
+	case EBADF:
+		return x->di.rdonly ? ZC_SIDE_DST : ZC_SIDE_SRC;
+	}
+	return ZC_SIDE_SRC;
+}
+
+/* Waits for the sides given (-1: not that one); returns 0 or -errno. */
+static int
+xwait(struct xfer *x, int rfd, int wfd)
+{
+	int r;
+
+	if ((r = zc_wait(rfd, wfd, -1)) < 0)
+		return fail(x, rfd < 0 ? ZC_SIDE_DST : ZC_SIDE_SRC, -r);
+	return 0;
+}
+
+/* What a 0 before the method moved anything means: end of input, or
+ * (from a file, procfs and sysfs say size 0) ask the next method. */
+static int
+zero(const struct xfer *x, uint64_t moved)
+{
+	if (moved == 0 && (x->si.kind == ZC_KIND_FILE || x->si.blk))
+		return NEXT;
+	return DONE;
+}
+
+/* The answer for a failed call that reads and writes at once. */
+static int
+both_failed(struct xfer *x, int err)
+{
+	if (zc__unsupported(err))
+		return NEXT;
+	return fail(x, guess_side(x, err), err);
+}
+
+static int
+m_copy_file_range(struct xfer *x)
+{
+	uint64_t moved = 0;
+	ssize_t n;
+	int r;
+
+	while (x->left > 0) {
+		n = copy_file_range(x->src, NULL, x->dst, NULL,
+		    want(x, CFR_CHUNK), 0);
+		if (n > 0) {
+			moved += (size_t)n;
+			x->left -= (size_t)n;
+			deliver(x, ZC_METHOD_COPY_FILE_RANGE, (size_t)n);
+		} else if (n == 0) {
+			return zero(x, moved);
+		} else if (errno == EAGAIN) {
+			if ((r = xwait(x, x->src, x->dst)) < 0)
+				return r;
+		} else if (errno == EBADF && !x->si.wronly && !x->di.rdonly) {
+			return NEXT;	/* O_APPEND and the like */
+		} else if (errno != EINTR) {
+			return both_failed(x, errno);
+		}
+	}
+	return DONE;
+}
+
+static int
+m_sendfile(struct xfer *x)
+{
+	uint64_t moved = 0;
+	ssize_t n;
+	int r;
+
+	while (x->left > 0) {
+		n = sendfile(x->dst, x->src, NULL, want(x, SENDFILE_CHUNK));
+		if (n > 0) {
+			moved += (size_t)n;
+			x->left -= (size_t)n;
+			deliver(x, ZC_METHOD_SENDFILE, (size_t)n);
+		} else if (n == 0) {
+			return zero(x, moved);
+		} else if (errno == EAGAIN) {
+			if ((r = xwait(x, x->src, x->dst)) < 0)
+				return r;
+		} else if (errno != EINTR) {
+			return both_failed(x, errno);
+		}
+	}
+	return DONE;
+}
+
+/*
+ * One side is a pipe: splice(2) straight from src to dst. The kernel
+ * holds the lock of a pipe it splices into while it waits for a blocking
+ * socket or terminal to have bytes, which would keep the pipe's reader
+ * from the bytes already in it: such a source is polled first.
+ */
+static int
+m_splice(struct xfer *x)
+{
+	uint64_t moved = 0;
+	ssize_t n;
+	int r;
+	bool poll_src = x->di.kind == ZC_KIND_PIPE && !x->si.nonblock &&
+	    (x->si.kind == ZC_KIND_SOCKET || x->si.kind == ZC_KIND_TTY ||
+	    x->si.kind == ZC_KIND_CHAR);
+
+	while (x->left > 0) {
+		if (poll_src && (r = xwait(x, x->src, -1)) < 0)
+			return r;
+		n = splice(x->src, NULL, x->dst, NULL, want(x, x->chunk), 0);
+		if (n > 0) {
+			moved += (size_t)n;
+			x->left -= (size_t)n;
+			deliver(x, ZC_METHOD_SPLICE, (size_t)n);
+		} else if (n == 0) {
+			return zero(x, moved);
+		} else if (errno == EAGAIN) {
+			if ((r = xwait(x, x->src, x->dst)) < 0)
+				return r;
+		} else if (errno != EINTR) {
+			return both_failed(x, errno);
+		}
+	}
+	return DONE;
+}
+
+/* Splices everything the owned pipe holds into dst; DONE, NEXT (the
+ * bytes stay in the pipe for the next method) or -errno. */
+static int
+empty_pipe(struct xfer *x)
+{
+	ssize_t n;
+	int r;
+
+	while (x->pipe.len > 0) {
+		n = splice(x->pipe.rfd, NULL, x->dst, NULL, x->pipe.len, 0);
+		if (n > 0) {
+			x->pipe.len -= (size_t)n;
+			deliver(x, ZC_METHOD_SPLICE_PIPE, (size_t)n);
+		} else if (n == 0) {
+			return fail(x, ZC_SIDE_DST, EIO);
+		} else if (errno == EAGAIN) {
+			if ((r = xwait(x, -1, x->dst)) < 0)
+				return r;
+		} else if (zc__unsupported(errno)) {
+			return NEXT;
+		} else if (errno != EINTR) {
+			return fail(x, ZC_SIDE_DST, errno);
+		}
+	}
+	return DONE;
+}
+
+/* Writes all of len bytes from p to dst; returns 0 or -errno. */
+static int
+write_all(struct xfer *x, const char *p, size_t len)
+{
+	ssize_t n;
+	int r;
+
+	while (len > 0) {
+		n = write(x->dst, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			deliver(x, ZC_METHOD_READ_WRITE, (size_t)n);
+		} else if (n == 0) {
+			return fail(x, ZC_SIDE_DST, EIO);
+		} else if (errno == EAGAIN) {
+			if ((r = xwait(x, -1, x->dst)) < 0)
+				return r;
+		} else if (errno != EINTR) {
+			return fail(x, ZC_SIDE_DST, errno);
+		}
+	}
+	return 0;
+}
+
+/* Reads into the buffer from fd; returns the count, 0 or -errno. */
+static ssize_t
+read_some(struct xfer *x, int fd, size_t len)
+{
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if ((n = read(fd, x->buf, len)) >= 0)
+			return n;
+		if (errno == EAGAIN) {
+			if ((r = xwait(x, fd, -1)) < 0)
+				return r;
+		} else if (errno != EINTR) {
+			return fail(x, ZC_SIDE_SRC, errno);
+		}
+	}
+}
+
+/* Allocates the read/write buffer once; returns 0 or -errno. */
+static int
+get_buf(struct xfer *x)
+{
+	if (x->buf != NULL)
+		return 0;
+	x->bufsz = x->o->buf_size > 0 ? x->o->buf_size : ZC__BUF_SIZE;
+	if ((x->buf = malloc(x->bufsz)) == NULL)
+		return fail(x, ZC_SIDE_NONE, ENOMEM);
+	return 0;
+}
+
+/*
+ * Neither side a pipe: fill the owned pipe, empty it, again. While the
+ * source comes in small pieces, two splices cost more than a read and a
+ * write: after a small fill, the next chunk goes through the buffer,
+ * and back to the pipe once a read brings a big one.
+ */
+static int
+m_splice_pipe(struct xfer *x)
+{
+	uint64_t moved = 0;
+	size_t small;
+	ssize_t n, sz;
+	int r;
+	bool rw = false;
+
+	if (x->pipe.rfd < 0) {
+		if (zc_pipe_open(&x->pipe, 0) < 0)
+			return NEXT;	/* EMFILE and such: read/write */
+		if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
+			return fail(x, ZC_SIDE_NONE, (int)-sz);
+	}
+	small = x->pipe.size / 2 < SMALL_CHUNK ? x->pipe.size / 2 : SMALL_CHUNK;
+	while (x->left > 0) {
+		if (rw) {
+			if ((r = get_buf(x)) < 0)
+				return r;
+			if ((n = read_some(x, x->src, want(x, x->bufsz))) <= 0)
+				return n < 0 ? (int)n : DONE;
+			moved += (size_t)n;
+			x->left -= (size_t)n;
+			if ((r = write_all(x, x->buf, (size_t)n)) < 0)
+				return r;
+			rw = (size_t)n < small;
+			continue;
+		}
+		n = splice(x->src, NULL, x->pipe.wfd, NULL,
+		    want(x, x->pipe.size), 0);
+		if (n > 0) {
+			moved += (size_t)n;
+			x->left -= (size_t)n;
+			x->pipe.len = (size_t)n;
+			if ((r = empty_pipe(x)) != DONE)
+				return r;
+			rw = (size_t)n < small;
+		} else if (n == 0) {
+			return zero(x, moved);
+		} else if (errno == EAGAIN) {
+			/* The pipe is empty: only src can be the cause. */
+			if ((r = xwait(x, x->src, -1)) < 0)
+				return r;
+		} else if (zc__unsupported(errno)) {
+			return NEXT;
+		} else if (errno != EINTR) {
+			return fail(x, ZC_SIDE_SRC, errno);
+		}
+	}
+	return DONE;
+}
+
+static int
+m_read_write(struct xfer *x)
+{
+	ssize_t n;
+	int r;
+
+	if ((r = get_buf(x)) < 0)
+		return r;
+	/* What an earlier method left in the owned pipe goes first. */
+	while (x->pipe.len > 0) {
+		n = read_some(x, x->pipe.rfd,
+		    x->pipe.len < x->bufsz ? x->pipe.len : x->bufsz);
+		if (n <= 0)
+			return n < 0 ? (int)n : fail(x, ZC_SIDE_SRC, EIO);
+		x->pipe.len -= (size_t)n;
+		if ((r = write_all(x, x->buf, (size_t)n)) < 0)
+			return r;
+	}
+	while (x->left > 0) {
+		if ((n = read_some(x, x->src, want(x, x->bufsz))) <= 0)
+			return n < 0 ? (int)n : DONE;
+		x->left -= (size_t)n;
+		if ((r = write_all(x, x->buf, (size_t)n)) < 0)
+			return r;
+	}
+	return DONE;
+}
+
+/* Fills plan with the methods to try for the pair, best first;
+ * returns how many. */
+static int
+make_plan(const struct xfer *x, enum zc_method *plan)
+{
+	bool sfile = x->si.kind == ZC_KIND_FILE || x->si.blk;
+	bool spipe = x->si.kind == ZC_KIND_PIPE;
+	bool dpipe = x->di.kind == ZC_KIND_PIPE;
+	int n = 0;
+
+	if (!(x->o->flags & ZC_XFER_NO_SPLICE) && !x->di.append) {
+		if (sfile && x->di.kind == ZC_KIND_FILE)
+			plan[n++] = ZC_METHOD_COPY_FILE_RANGE;
+		if (sfile)
+			plan[n++] = ZC_METHOD_SENDFILE;
+		plan[n++] = spipe || dpipe ? ZC_METHOD_SPLICE :
+		    ZC_METHOD_SPLICE_PIPE;
+	}
+	plan[n++] = ZC_METHOD_READ_WRITE;
+	return n;
+}
+
+/* Grows the caller's pipes (unless told not to) and returns the larger
+ * of their sizes. */
+static size_t
+caller_pipes(const struct xfer *x)
+{
+	ssize_t s = 0, d = 0;
+
+	if (x->si.kind == ZC_KIND_PIPE)
+		s = x->o->flags & ZC_XFER_NO_GROW ? zc_pipe_fd_size(x->src) :
+		    zc_pipe_fd_resize(x->src, 0);
+	if (x->di.kind == ZC_KIND_PIPE)
+		d = x->o->flags & ZC_XFER_NO_GROW ? zc_pipe_fd_size(x->dst) :
+		    zc_pipe_fd_resize(x->dst, 0);
+	if (s < d)
+		s = d;
+	return s > 0 ? (size_t)s : SPLICE_CHUNK;
+}
+
+int64_t
+zc_transfer(int dst, int src, uint64_t limit,
+    const struct zc_transfer_opts *opts, struct zc_stats *stats)
+{
+	static const struct zc_transfer_opts defaults;
+	struct zc_stats own_stats;
+	struct xfer x;
+	enum zc_method plan[ZC_METHOD_COUNT];
+	int i, n, r;
+
+	memset(&x, 0, sizeof(x));
+	x.dst = dst;
+	x.src = src;
+	x.left = limit;
+	x.o = opts != NULL ? opts : &defaults;
+	x.st = stats != NULL ? stats : &own_stats;
+	x.pipe.rfd = x.pipe.wfd = -1;
+	memset(x.st, 0, sizeof(*x.st));
+	if (limit == 0)
+		return 0;
+	if ((r = zc__classify(src, &x.si)) < 0)
+		return fail(&x, ZC_SIDE_SRC, -r);
+	if ((r = zc__classify(dst, &x.di)) < 0)
+		return fail(&x, ZC_SIDE_DST, -r);
+
+	n = make_plan(&x, plan);
+	if (plan[0] != ZC_METHOD_READ_WRITE)
+		x.chunk = caller_pipes(&x);
+	r = NEXT;
+	for (i = 0; i < n && r == NEXT; i++) {
+		switch (plan[i]) {
+		case ZC_METHOD_COPY_FILE_RANGE:
+			r = m_copy_file_range(&x);
+			break;
+		case ZC_METHOD_SENDFILE:
+			r = m_sendfile(&x);
+			break;
+		case ZC_METHOD_SPLICE:
+			r = m_splice(&x);
+			break;
+		case ZC_METHOD_SPLICE_PIPE:
+			r = m_splice_pipe(&x);
+			break;
+		default:
+			r = m_read_write(&x);
+			break;
+		}
+	}
+	zc_pipe_close(&x.pipe);
+	free(x.buf);
+	if (r < 0)
+		return r;
+	x.st->err_side = ZC_SIDE_NONE;
+	return (int64_t)x.st->bytes;
+}

@@ -209,8 +209,9 @@ struct zc_spec {
 
 /*
  * Parses text into sp without any I/O. Returns 0, or -EINVAL with *why
- * (if why is not NULL) set to a static, lower-case sentence saying what
- * is wrong, for messages like "prog: spec 'x:y': <why>".
+ * (if why is not NULL) set to a lower-case sentence saying what is wrong,
+ * for messages like "prog: spec 'x:y': <why>"; it stays valid until the
+ * next zc_spec_parse call in the same thread.
  */
 int zc_spec_parse(struct zc_spec *sp, const char *text, const char **why);
 

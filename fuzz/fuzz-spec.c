@@ -1,0 +1,104 @@
+/*
+ * libFuzzer target for zc_spec_parse: it must never read or write out of
+ * bounds, and what it returns must be consistent.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "zerocopy.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int
+terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static int
+all_digits(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct zc_spec sp;
+	const char *why = NULL;
+	char *text;
+	long port;
+	int r;
+
+	if ((text = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	memset(&sp, 0xa5, sizeof(sp));
+	r = zc_spec_parse(&sp, text, &why);
+	if (r != 0) {
+		if (r != -EINVAL || why == NULL || *why == '\0' ||
+		    strlen(why) > 200)
+			abort();
+		free(text);
+		return 0;
+	}
+	if (why != NULL)
+		abort();
+	if (!terminated(sp.path, sizeof(sp.path)) ||
+	    !terminated(sp.host, sizeof(sp.host)) ||
+	    !terminated(sp.port, sizeof(sp.port)))
+		abort();
+	if (sp.family != AF_UNSPEC && sp.family != AF_INET &&
+	    sp.family != AF_INET6)
+		abort();
+	switch (sp.kind) {
+	case ZC_SPEC_STDIO:
+		if (strcmp(text, "-") != 0)
+			abort();
+		break;
+	case ZC_SPEC_FD:
+		if (sp.fd < 0 || strncmp(text, "fd:", 3) != 0)
+			abort();
+		break;
+	case ZC_SPEC_PATH:
+	case ZC_SPEC_FILE:
+	case ZC_SPEC_UNIX:
+	case ZC_SPEC_UNIX_LISTEN:
+		if (sp.path[0] == '\0' || sp.host[0] != '\0' ||
+		    sp.port[0] != '\0')
+			abort();
+		/* The path is the end of the text, unchanged. */
+		if (strlen(sp.path) > strlen(text) ||
+		    strcmp(text + strlen(text) - strlen(sp.path), sp.path))
+			abort();
+		if ((sp.kind == ZC_SPEC_UNIX ||
+		    sp.kind == ZC_SPEC_UNIX_LISTEN) && strlen(sp.path) > 107)
+			abort();
+		break;
+	case ZC_SPEC_TCP:
+	case ZC_SPEC_TCP_LISTEN:
+		if (!all_digits(sp.port))
+			abort();
+		port = strtol(sp.port, NULL, 10);
+		if (port > 65535 || (port == 0 && sp.kind == ZC_SPEC_TCP))
+			abort();
+		if (sp.host[0] == '\0' && sp.kind == ZC_SPEC_TCP)
+			abort();
+		if (sp.path[0] != '\0' && strcmp(sp.path, text) != 0)
+			abort();
+		break;
+	default:
+		abort();
+	}
+	free(text);
+	return 0;
+}

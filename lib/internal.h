@@ -1,0 +1,34 @@
+/* Helpers shared between the library's files; not installed. */
+#ifndef ZC_INTERNAL_H
+#define ZC_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "zerocopy.h"
+
+#define ZC__BUF_SIZE (128u * 1024)	/* default read/write buffer */
+
+/* What the method choice needs to know about a descriptor. */
+struct zc__fdinfo {
+	enum zc_kind kind;
+	bool blk;		/* block device (kind ZC_KIND_OTHER) */
+	bool append;		/* O_APPEND: no splice, sendfile, copy_file_range */
+	bool nonblock;		/* O_NONBLOCK */
+	bool rdonly;		/* O_RDONLY: cannot be written */
+	bool wronly;		/* O_WRONLY: cannot be read */
+};
+
+/* Fills fi for fd (one fstat and one F_GETFL); returns 0 or -errno. */
+int zc__classify(int fd, struct zc__fdinfo *fi);
+
+/* Whether err (positive) means "this method does not work here, use
+ * another one" rather than a real failure. */
+static inline bool
+zc__unsupported(int err)
+{
+	return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP ||
+	    err == EXDEV;
+}
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * One source (pipe, file, socketpair, TCP) to 1, 2 and 13 sinks of mixed
+ * kinds (pipes and sockets read by checking children, files, O_APPEND
+ * files that cannot be spliced into, a slow reader), sizes 0, 1,
+ * 1 MiB + 1 and 64 MiB: every sink gets every byte, exactly.
+ */
+#include "tutil.h"
+
+enum { K_PIPE, K_SLOW, K_FILE, K_APPEND, K_SOCKPAIR, K_TCP, K_NKINDS };
+enum { SRC_PIPE, SRC_FILE, SRC_SOCK, SRC_TCP, SRC_NKINDS };
+
+static const char *knames[] = {
+	"pipe", "slow", "file", "append", "socketpair", "tcp"
+};
+static const char *snames[] = { "pipe", "file", "socketpair", "tcp" };
+
+struct snk {
+	int kind;
+	int fd;
+	pid_t pid;
+	char path[300];
+};
+
+static int done_calls, done_err;
+
+static void
+on_done(struct zc_flow *f, int err, void *arg)
+{
+	done_calls++;
+	done_err = err;
+}
+
+static uint64_t seedno = 1;
+
+/* Runs one case; returns after checking everything. */
+static void
+run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
+{
+	struct zc_flow_opts o = { .flags = flags, .on_done = on_done };
+	struct zc_stats st;
+	struct zc_loop *loop;
+	struct zc_flow *f;
+	struct snk sk[16];
+	uint64_t seed = seedno++;
+	char path[300];
+	pid_t wpid = -1;
+	int base, src, r, i, p[2], fd;
+	int before = failures;
+	double t0;
+
+	t0 = now_s();
+	base = fd_count();
+	switch (srck) {
+	case SRC_PIPE:
+		if (pipe2(p, O_CLOEXEC) == -1)
+			exit(1);
+		wpid = spawn_writer(p[1], seed, size, 0, 0);
+		src = p[0];
+		break;
+	case SRC_FILE:
+		snprintf(path, sizeof(path), "%s/src", tmpdir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd == -1 || write_stream(fd, seed, size, 0, 0) == -1)
+			exit(1);
+		close(fd);
+		src = open(path, O_RDONLY | O_CLOEXEC);
+		break;
+	case SRC_SOCK:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
+			exit(1);
+		wpid = spawn_writer(p[1], seed, size, 0, 0);
+		src = p[0];
+		break;
+	default:
+		if (tcp_pair(&p[0], &p[1]) == -1)
+			exit(1);
+		wpid = spawn_writer(p[1], seed, size, 0, 0);
+		src = p[0];
+		break;
+	}
+	if ((loop = zc_loop_new()) == NULL)
+		exit(1);
+	if ((f = zc_flow_new(loop, src, &o)) == NULL)
+		exit(1);
+	for (i = 0; i < n; i++) {
+		sk[i].kind = kinds[i];
+		sk[i].pid = -1;
+		sk[i].path[0] = 0;
+		switch (kinds[i]) {
+		case K_PIPE:
+		case K_SLOW:
+			if (pipe2(p, O_CLOEXEC) == -1)
+				exit(1);
+			sk[i].fd = p[1];
+			sk[i].pid = spawn_checker(p[0], seed, size,
+			    kinds[i] == K_SLOW ? 4096 : 0,
+			    kinds[i] == K_SLOW ? 200 : 0);
+			break;
+		case K_FILE:
+		case K_APPEND:
+			snprintf(sk[i].path, sizeof(sk[i].path), "%s/out%d",
+			    tmpdir, i);
+			sk[i].fd = open(sk[i].path, O_WRONLY | O_CREAT |
+			    O_TRUNC | O_CLOEXEC |
+			    (kinds[i] == K_APPEND ? O_APPEND : 0), 0600);
+			break;
+		case K_SOCKPAIR:
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+			    p))
+				exit(1);
+			sk[i].fd = p[0];
+			sk[i].pid = spawn_checker(p[1], seed, size, 0, 0);
+			break;
+		case K_TCP:
+			if (tcp_pair(&p[0], &p[1]) == -1)
+				exit(1);
+			sk[i].fd = p[0];
+			sk[i].pid = spawn_checker(p[1], seed, size, 0, 0);
+			break;
+		}
+		if ((r = zc_flow_add_sink(f, sk[i].fd)) != i)
+			FAIL("add_sink %d returned %d", i, r);
+	}
+	r = zc_loop_run(loop, 30000);
+	if (r != 0)
+		FAIL("zc_loop_run: %s", strerror(-r));
+	if (done_calls != 1 || done_err != 0)
+		FAIL("on_done called %d times, err %d", done_calls, done_err);
+	done_calls = 0;
+	zc_flow_stats(f, &st);
+	if (st.bytes != size || !stats_exact(&st))
+		FAIL("source stats %llu bytes", (unsigned long long)st.bytes);
+	for (i = 0; i < n; i++) {
+		r = zc_flow_sink_stats(f, i, &st);
+		if (r != 0 || st.bytes != size || !stats_exact(&st))
+			FAIL("sink %d (%s): err %d, %llu bytes", i,
+			    knames[sk[i].kind], r,
+			    (unsigned long long)st.bytes);
+		if (sk[i].kind == K_APPEND && size > 0 &&
+		    !(flags & ZC_FLOW_NO_SPLICE) &&
+		    st.by_method[ZC_METHOD_READ_WRITE] == 0)
+			FAIL("sink %d: O_APPEND without read/write", i);
+	}
+	zc_flow_free(f);
+	zc_loop_free(loop);
+	if (!(flags & ZC_FLOW_CLOSE)) {
+		close(src);
+		for (i = 0; i < n; i++)
+			close(sk[i].fd);
+	}
+	if (wpid > 0 && (r = reap(wpid)) != 0)
+		FAIL("writer exit %d", r);
+	for (i = 0; i < n; i++) {
+		if (sk[i].pid > 0 && (r = reap(sk[i].pid)) != 0)
+			FAIL("sink %d (%s) checker exit %d", i,
+			    knames[sk[i].kind], r);
+		if (sk[i].path[0] && (r = check_file(sk[i].path, seed, size)))
+			FAIL("sink %d (%s) file check %d", i,
+			    knames[sk[i].kind], r);
+		sk[i].path[0] = 0;
+	}
+	if ((r = fd_count()) != base)
+		FAIL("%d descriptors open, %d before", r, base);
+	if (getenv("FLOW_VERBOSE"))
+		fprintf(stderr, "%.3f s: source %s, size %llu, %d sinks "
+		    "(first %s), flags %#x\n", (now_s() - t0), snames[srck],
+		    (unsigned long long)size, n, knames[kinds[0]], flags);
+	if (failures != before)
+		fprintf(stderr, "  in case: source %s, size %llu, %d sinks, "
+		    "flags %#x\n", snames[srck], (unsigned long long)size, n,
+		    flags);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const uint64_t sizes[] = { 0, 1, (1 << 20) + 1 };
+	static const int two[][2] = {
+		{ K_PIPE, K_FILE }, { K_SOCKPAIR, K_APPEND },
+		{ K_TCP, K_PIPE }, { K_FILE, K_SLOW },
+	};
+	static const int thirteen[13] = {
+		K_PIPE, K_FILE, K_APPEND, K_SOCKPAIR, K_TCP, K_PIPE, K_FILE,
+		K_SOCKPAIR, K_TCP, K_APPEND, K_PIPE, K_SLOW, K_FILE,
+	};
+	static const int big13[13] = {
+		K_PIPE, K_FILE, K_APPEND, K_SOCKPAIR, K_TCP, K_PIPE, K_FILE,
+		K_SOCKPAIR, K_TCP, K_APPEND, K_PIPE, K_PIPE, K_FILE,
+	};
+	unsigned flags;
+	int s, z, k, i;
+
+	signal(SIGPIPE, SIG_IGN);
+	make_tmpdir();
+	for (flags = 0; flags <= ZC_FLOW_NO_SPLICE; flags++) {
+		for (s = 0; s < SRC_NKINDS; s++) {
+			for (z = 0; z < 3; z++) {
+				for (k = 0; k < K_NKINDS; k++)
+					run(s, sizes[z], &k, 1, flags);
+				for (i = 0; i < 4; i++)
+					run(s, sizes[z], two[i], 2, flags);
+				run(s, sizes[z], thirteen, 13, flags);
+			}
+		}
+	}
+	/* The sinks' descriptors closed by the flow. */
+	run(SRC_PIPE, 12345, big13, 13, ZC_FLOW_CLOSE);
+	run(SRC_TCP, 12345, two[2], 2, ZC_FLOW_CLOSE);
+	/* Large. */
+	run(SRC_PIPE, 64 << 20, big13, 13, 0);
+	run(SRC_FILE, 64 << 20, two[1], 2, 0);
+	run(SRC_SOCK, 64 << 20, two[2], 2, 0);
+	k = K_TCP;
+	run(SRC_TCP, 64 << 20, &k, 1, 0);
+	k = K_APPEND;
+	run(SRC_FILE, 64 << 20, &k, 1, 0);
+	k = K_PIPE;
+	run(SRC_SOCK, 64 << 20, &k, 1, 0);
+	run(SRC_PIPE, 64 << 20, big13, 3, ZC_FLOW_NO_SPLICE);
+	remove_tmpdir();
+	if (failures)
+		fprintf(stderr, "%d failures\n", failures);
+	return failures ? 1 : 0;
+}
