@@ -78,34 +78,6 @@ relay() {
 	[ ! -s "$T/back" ]
 }
 
-@test "200 clients at once, 10 MiB each way, then 1000 short ones; fds back to baseline" {
-	local pid base now i
-	echo_server srv
-	relay rl -k listen:127.0.0.1:0 "127.0.0.1:$EPORT"
-	pid=$(child_of rl)
-	[ -n "$pid" ]
-	base=$(fd_count "$pid")
-	run timeout 80 "$PEER" load 127.0.0.1 "$RPORT" 200 10485760
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$output" = "200 clients, 200 ok" ]
-	run timeout 60 "$PEER" seq 127.0.0.1 "$RPORT" 1000
-	echo "$output"
-	[ "$status" -eq 0 ]
-	for i in $(seq 50); do
-		now=$(fd_count "$pid")
-		[ "$now" -eq "$base" ] && break
-		sleep 0.1
-	done
-	echo "fds: baseline $base, now $now"
-	[ "$now" -eq "$base" ]
-	[ "$(grep -c 'connection from' "$T/rl.err")" -eq 1200 ]
-	[ "$(grep -c '10485760 bytes to .*, 10485760 bytes back' "$T/rl.err")" -eq 200 ]
-	kill "$(cat "$T/rl.pid")"
-	reap rl
-	[ "$(rc_of rl)" -eq 0 ]
-}
-
 @test "-m 1: a second client waits in the backlog until the first is done" {
 	local first
 	echo_server srv
