@@ -47,14 +47,14 @@ rc_of() {
 # zport NAME: the port a background "zcat-net -v" listens on, once it does.
 zport() {
 	local i p
-	for i in $(seq 100); do
+	for i in $(seq 250); do
 		p=$(sed -n 's/.*: listening on .*:\([0-9][0-9]*\)$/\1/p' \
 		    "$T/$1.err" 2>/dev/null | head -n 1)
 		if [ -n "$p" ]; then
 			echo "$p"
 			return 0
 		fi
-		sleep 0.05
+		sleep 0.02
 	done
 	echo "zcat-net never listened: $(cat "$T/$1.err")" >&2
 	return 1
@@ -63,9 +63,9 @@ zport() {
 # zlistening NAME: waits for the "listening on" line of a unix listener.
 zlistening() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 250); do
 		grep -q ': listening on ' "$T/$1.err" 2>/dev/null && return 0
-		sleep 0.05
+		sleep 0.02
 	done
 	echo "zcat-net never listened: $(cat "$T/$1.err")" >&2
 	return 1
@@ -86,10 +86,10 @@ random_port() {
 # wait_tcp PORT NAME: waits until PORT is listened on, or job NAME died.
 wait_tcp() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 250); do
 		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
 		kill -0 "$(cat "$T/$2.pid")" 2>/dev/null || return 1
-		sleep 0.05
+		sleep 0.02
 	done
 	return 1
 }
@@ -97,9 +97,9 @@ wait_tcp() {
 # wait_unix PATH: waits until the unix socket PATH exists.
 wait_unix() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 250); do
 		[ -S "$1" ] && return 0
-		sleep 0.05
+		sleep 0.02
 	done
 	return 1
 }
@@ -107,9 +107,9 @@ wait_unix() {
 # wait_file PATH: waits until PATH exists (a helper's port file).
 wait_file() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 250); do
 		[ -s "$1" ] && return 0
-		sleep 0.05
+		sleep 0.02
 	done
 	return 1
 }
@@ -133,10 +133,4 @@ child_of() {
 	local tpid
 	tpid=$(cat "$T/$1.pid")
 	cat "/proc/$tpid/task/$tpid/children" 2>/dev/null | awk '{print $1}'
-}
-
-# seeded SIZE: SIZE pseudo-random bytes, the same every time.
-seeded() {
-	openssl enc -aes-128-ctr -nosalt -pass pass:zerocopy -md sha256 \
-	    -in /dev/zero 2>/dev/null | head -c "$1"
 }
