@@ -161,3 +161,12 @@ stay_server() {
 	[ "$status" -eq 1 ]
 	[ "$(cat "$T/err")" = "zcat-net: stdout: Broken pipe" ]
 }
+
+@test "-4 and -6 keep to one family" {
+	run timeout 10 "$ZCAT_NET" -4 '[::1]:80' < /dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == "zcat-net: spec '[::1]:80': "* ]]
+	run timeout 10 "$ZCAT_NET" -6 127.0.0.1 80 < /dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == "zcat-net: spec '127.0.0.1:80': "* ]]
+}

@@ -33,6 +33,20 @@ relay() {
 	reap rl
 	[ "$(rc_of rl)" -eq 0 ]
 	grep -q "1048577 bytes to spec '127.0.0.1:$EPORT'.*, 1048577 bytes back" "$T/rl.err"
+	# Socket to socket goes through the relay's own pipes, both ways.
+	grep -q "(splice-pipe), 1048577 bytes back (splice-pipe)" "$T/rl.err"
+}
+
+@test "--no-splice: the same bytes by read/write" {
+	echo_server srv after-eof
+	relay rl --no-splice listen:127.0.0.1:0 "127.0.0.1:$EPORT"
+	head -c 1048577 /dev/urandom > "$T/req"
+	run timeout 20 sh -c "'$ZCAT_NET' --no-splice 127.0.0.1 $RPORT < '$T/req' > '$T/resp'"
+	[ "$status" -eq 0 ]
+	cmp "$T/req" "$T/resp"
+	reap rl
+	[ "$(rc_of rl)" -eq 0 ]
+	grep -q "1048577 bytes to .* (read-write), 1048577 bytes back (read-write)" "$T/rl.err"
 }
 
 @test "half-close through a relay with nc -N and socat as clients" {
