@@ -986,6 +986,15 @@ prepare_target(void)
 	case ZC_SPEC_PATH:
 		if (stat(sp->path, &sb) == 0 && S_ISSOCK(sb.st_mode))
 			path = sp->path;
+		else if (!uflag && (stat(sp->path, &sb) == -1 ||
+		    !S_ISCHR(sb.st_mode)))
+			errx(1, "spec '%s': a file cannot be relayed both "
+			    "ways (use -u)", spec_text[target.idx]);
+		break;
+	case ZC_SPEC_FILE:
+		if (!uflag)
+			errx(1, "spec '%s': a file cannot be relayed both "
+			    "ways (use -u)", spec_text[target.idx]);
 		break;
 	case ZC_SPEC_TCP_LISTEN:
 	case ZC_SPEC_UNIX_LISTEN:

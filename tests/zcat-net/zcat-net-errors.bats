@@ -170,3 +170,19 @@ stay_server() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == "zcat-net: spec '127.0.0.1:80': "* ]]
 }
+
+@test "a file cannot be relayed both ways; with -u it can" {
+	run timeout 10 "$ZCAT_NET" listen:127.0.0.1:0 "file:$T/x"
+	[ "$status" -eq 1 ]
+	[ "$output" = "zcat-net: spec 'file:$T/x': a file cannot be relayed both ways (use -u)" ]
+	[ ! -e "$T/x" ]
+	bg rl 20 "$ZCAT_NET" -v -u listen:127.0.0.1:0 "file:$T/x"
+	local port
+	port=$(zport rl)
+	head -c 300000 /dev/urandom > "$T/data"
+	run timeout 10 "$ZCAT_NET" 127.0.0.1 "$port" < "$T/data"
+	[ "$status" -eq 0 ]
+	reap rl
+	[ "$(rc_of rl)" -eq 0 ]
+	cmp "$T/data" "$T/x"
+}

@@ -129,3 +129,36 @@ relay() {
 	reap rl
 	[ "$(rc_of rl)" -eq 1 ]
 }
+
+@test "-k -l: clients one after another into one standard output" {
+	local port
+	OUT=$T/all bg zl 20 "$ZCAT_NET" -v -k -l 127.0.0.1 0
+	port=$(zport zl)
+	printf 'first\n' | timeout 10 nc -N 127.0.0.1 "$port" > /dev/null
+	printf 'second\n' | timeout 10 "$ZCAT_NET" 127.0.0.1 "$port" > /dev/null
+	head -c 100000 /dev/urandom > "$T/data"
+	timeout 10 socat -u - "TCP4:127.0.0.1:$port" < "$T/data"
+	for i in $(seq 100); do
+		[ "$(grep -c 'sent 0 bytes, received' "$T/zl.err")" -eq 3 ] && break
+		sleep 0.05
+	done
+	kill "$(cat "$T/zl.pid")"
+	reap zl
+	[ "$(rc_of zl)" -eq 0 ]
+	{ printf 'first\nsecond\n'; cat "$T/data"; } | cmp - "$T/all"
+}
+
+@test "SIGTERM with a connection open: status 1" {
+	local port
+	OUT=/dev/null bg zl 20 "$ZCAT_NET" -v -k -l 127.0.0.1 0
+	port=$(zport zl)
+	bg cl 20 sh -c "sleep 10 | nc 127.0.0.1 $port"
+	for i in $(seq 100); do
+		grep -q 'connection from' "$T/zl.err" && break
+		sleep 0.05
+	done
+	kill "$(cat "$T/zl.pid")"
+	reap zl
+	[ "$(rc_of zl)" -eq 1 ]
+	grep -q 'sent 0 bytes, received 0 bytes' "$T/zl.err"
+}

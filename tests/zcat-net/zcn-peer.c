@@ -367,6 +367,7 @@ run_load(int n)
 		}
 	}
 	printf("%d clients, %d ok\n", n, n - bad);
+	free(c);
 	return bad ? 1 : 0;
 }
 
