@@ -261,6 +261,24 @@ pipe_put(struct zc_loop *l, struct zc_pipe *p)
 	p->len = 0;
 }
 
+/* Closes the spare pipes and /dev/null: once no flow is left, the loop
+ * holds no descriptor but its own two and the watched ones. */
+static void
+loop_trim(struct zc_loop *l)
+{
+	int i;
+
+	for (i = 0; i < l->npool; i++) {
+		close(l->pool[i].rfd);
+		close(l->pool[i].wfd);
+	}
+	l->npool = 0;
+	l->poolbytes = 0;
+	if (l->devnull >= 0)
+		close(l->devnull);
+	l->devnull = -2;
+}
+
 /* The loop's /dev/null for discarding, or -1. */
 static int
 loop_devnull(struct zc_loop *l)
@@ -1407,6 +1425,8 @@ flow_cleanup(struct zc_flow *f)
 		l->nrun--;
 	}
 	flow_drop_pipes(f);
+	if (TAILQ_EMPTY(&l->flows))
+		loop_trim(l);
 	user_detach(l, &f->src.u);
 	for (i = 0; i < f->nsinks; i++)
 		user_detach(l, &f->sinks[i]->e.u);
@@ -1518,15 +1538,10 @@ zc_loop_free(struct zc_loop *l)
 		zc_flow_free(f);
 	while ((w = TAILQ_FIRST(&l->watches)) != NULL)
 		zc_loop_unwatch(l, w->fd);
-	for (i = 0; i < l->npool; i++) {
-		close(l->pool[i].rfd);
-		close(l->pool[i].wfd);
-	}
+	loop_trim(l);
 	for (i = 0; i < l->nfds; i++)
 		free(l->fds[i]);
 	free(l->fds);
-	if (l->devnull >= 0)
-		close(l->devnull);
 	close(l->evfd);
 	close(l->epfd);
 	free(l);
