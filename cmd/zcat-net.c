@@ -1,3 +1,1266 @@
-/* zcat-net: being written */
-int main(void);
-int main(void) { return 1; }
+/*
+ * zcat-net: move bytes between standard input/output and a socket, or
+ * between two endpoints, both ways at once, on libzerocopy's flow engine.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zerocopy.h"
+
+#define TICK_MS 100
+#define LABEL_MAX (ZC_SPEC_PATH_MAX + 128)
+
+struct conn;
+
+/* One side of a connection: where its bytes come from and go to. */
+struct end {
+	int rfd;
+	int wfd;
+	int sock;		/* wfd is a socket: half-close with shutdown */
+	int stdio;		/* rfd 0 and wfd 1 */
+	int owned;		/* close rfd (== wfd) at the end */
+	char label[LABEL_MAX];
+};
+
+/* One direction: e[i] to e[1 - i]. */
+struct dir {
+	struct conn *c;
+	int i;
+	struct zc_flow *flow;
+	int running;
+	int sink_err;
+	struct zc_stats st;
+};
+
+struct conn {
+	LIST_ENTRY(conn) entry;
+	struct end e[2];
+	struct dir d[2];
+	int cfd;			/* connecting socket, or -1 */
+	struct addrinfo *cai;		/* address being tried */
+	int cerr;
+	int unix_retry;
+	int64_t connect_by;		/* ms; 0: no bound */
+	int64_t quit_at;		/* ms; 0: not set */
+	int64_t active_at;
+	uint64_t seen;
+	int64_t start;
+	int established;
+	int failed;
+};
+
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+
+struct watch {
+	int fd;
+	unsigned events;
+	void (*cb)(struct zc_loop *, int, unsigned, void *);
+	void *arg;
+};
+
+static struct zc_loop *loop;
+static struct watch *watches;
+static int nwatches, watches_size;
+static int ticking;
+static int stdio_fl[2] = { -1, -1 };	/* flags to restore on 0 and 1 */
+
+static int dflag, kflag, uflag, vflag, nosplice;
+static int qsecs = -1, wsecs;
+static int maxconns;
+static unsigned oflags;		/* ZC_OPEN_IPV4, ZC_OPEN_IPV6 */
+static int rval;
+
+static struct zc_spec spec[2];
+static const char *spec_text[2];
+static int nspecs;		/* 1: stdio and spec[0]; 2: relay */
+
+static int lfd = -1;		/* listening socket */
+static int listening;		/* lfd is watched */
+static int accept_paused;	/* EMFILE: retry on the tick */
+static char *unix_unlink;	/* unix-listen socket file to remove */
+static int nconns;
+static int stdin_eof;
+
+/* Where new connections connect to (the non-listening spec). */
+static struct {
+	int idx;		/* index into spec[], -1: stdio */
+	int async;		/* 1: connected here, non-blocking */
+	struct addrinfo *ai;
+	struct sockaddr_un sun;
+	int is_unix;
+} target;
+
+static volatile sig_atomic_t stopped;
+
+static void usage(void) __attribute__((noreturn));
+static void help(void) __attribute__((noreturn));
+static void start_tick(void);
+static void end_stdio(struct end *);
+
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "no-splice", no_argument, NULL, 'S' },
+	{ "one-way", no_argument, NULL, 'u' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char synopsis[] =
+    "usage: %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice]"
+    " host port\n"
+    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice]"
+    " -l [host] port\n"
+    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice]"
+    " [-l] spec [spec_b]\n";
+
+static void
+usage(void)
+{
+	fprintf(stderr, synopsis, getprogname());
+	fprintf(stderr, "Try '%s --help' for more information.\n",
+	    getprogname());
+	exit(1);
+}
+
+static void
+help(void)
+{
+	printf(synopsis, getprogname());
+	printf("\n"
+"Move bytes between standard input/output and a socket, or between two\n"
+"endpoints (a relay), both ways at once, with splice(2).\n"
+"\n"
+"  -4              IPv4 only\n"
+"  -6              IPv6 only\n"
+"  -d              do not read standard input\n"
+"  -k              keep listening after a connection ends\n"
+"  -l              listen for a connection instead of connecting\n"
+"  -m max          at most max connections at once (with -k)\n"
+"  -N              accepted for nc compatibility (half-close is the default)\n"
+"  -q secs         quit secs seconds after standard input (or A to B) ends;\n"
+"                  0 quits at once\n"
+"  -U              host is the path of a unix socket\n"
+"  -u, --one-way   relay A to B only\n"
+"  -v              connection lines and a byte summary on standard error\n"
+"  -w secs         connect timeout, and quit a connection idle this long\n"
+"      --no-splice read/write only\n"
+"  -h, --help      this help\n"
+"      --version   the version\n"
+"\n"
+"A spec is HOST:PORT, [V6ADDR]:PORT, unix:PATH, listen:[HOST:]PORT,\n"
+"unix-listen:PATH, -, fd:N, file:PATH or PATH (see zerocopy-endpoints(7)).\n");
+	exit(0);
+}
+
+/* Monotonic time in milliseconds. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_signal(int sig)
+{
+	stopped = 1;
+	if (loop != NULL)
+		zc_loop_stop(loop);
+}
+
+/* Text for a socket address: "1.2.3.4:80", "[::1]:80" or a path. */
+static void
+addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const void *)sa;
+
+		if (len > offsetof(struct sockaddr_un, sun_path) &&
+		    sun->sun_path[0] != '\0')
+			snprintf(buf, size, "%s", sun->sun_path);
+		else
+			snprintf(buf, size, "unix socket");
+		return;
+	}
+	if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    host, serv);
+}
+
+static void
+peer_text(int fd, int local, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int r;
+
+	r = local ? getsockname(fd, (void *)&ss, &len) :
+	    getpeername(fd, (void *)&ss, &len);
+	if (r == -1)
+		snprintf(buf, size, "?");
+	else
+		addr_text((void *)&ss, len, buf, size);
+}
+
+/* Watches fd in the loop and remembers it for poll_watches(). */
+static int
+watch(int fd, unsigned events,
+    void (*cb)(struct zc_loop *, int, unsigned, void *), void *arg)
+{
+	struct watch *w;
+	int r;
+
+	if (nwatches == watches_size) {
+		w = reallocarray(watches, watches_size + 64, sizeof(*w));
+		if (w == NULL)
+			return -ENOMEM;
+		watches = w;
+		watches_size += 64;
+	}
+	if ((r = zc_loop_watch(loop, fd, events, cb, arg)) < 0)
+		return r;
+	watches[nwatches++] = (struct watch){ fd, events, cb, arg };
+	return 0;
+}
+
+static void
+unwatch(int fd)
+{
+	int i;
+
+	for (i = 0; i < nwatches; i++) {
+		if (watches[i].fd != fd)
+			continue;
+		zc_loop_unwatch(loop, fd);
+		watches[i] = watches[--nwatches];
+		return;
+	}
+}
+
+static int
+is_digits(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static int
+is_listen(const struct zc_spec *sp)
+{
+	return sp->kind == ZC_SPEC_TCP_LISTEN ||
+	    sp->kind == ZC_SPEC_UNIX_LISTEN;
+}
+
+/* Whether two operands are HOST PORT rather than two specs. */
+static int
+host_port_pair(const char *a, const char *b)
+{
+	static const char *prefixes[] = { "fd:", "file:", "unix:",
+	    "unix-listen:", "tcp:", "tcp4:", "tcp6:", "listen:",
+	    "tcp-listen:", "tcp4-listen:", "tcp6-listen:" };
+	size_t i;
+
+	if (strchr(a, '/') != NULL || strcmp(a, "-") == 0)
+		return 0;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(a, prefixes[i], strlen(prefixes[i])) == 0)
+			return 0;
+	if (is_digits(b))
+		return 1;
+	return strpbrk(b, ":/[]") == NULL && getservbyname(b, "tcp") != NULL;
+}
+
+/* Parses text into sp, turned into a listening or unix spec as the
+ * options say; exits with the spec message when it is malformed. */
+static void
+make_spec(struct zc_spec *sp, const char *text, int listen, int unixsock)
+{
+	const char *why = "malformed";
+	char *buf = NULL;
+	int r;
+
+	if (unixsock && strncmp(text, "unix:", 5) != 0 &&
+	    strncmp(text, "unix-listen:", 12) != 0) {
+		if (asprintf(&buf, "unix:%s", text) == -1)
+			err(1, NULL);
+		if (zc_spec_parse(sp, buf, &why) != 0)
+			errx(1, "spec '%s': %s", text, why);
+		free(buf);
+	} else if (listen && strchr(text, '/') == NULL) {
+		/* "PORT", "HOST:PORT", "[V6]:PORT" or a listening spec. */
+		if (asprintf(&buf, "listen:%s", text) == -1)
+			err(1, NULL);
+		r = zc_spec_parse(sp, buf, NULL);
+		free(buf);
+		if (r != 0 && zc_spec_parse(sp, text, &why) != 0)
+			errx(1, "spec '%s': %s", text, why);
+	} else if (zc_spec_parse(sp, text, &why) != 0)
+		errx(1, "spec '%s': %s", text, why);
+	if (!listen)
+		return;
+	switch (sp->kind) {
+	case ZC_SPEC_TCP:
+		sp->kind = ZC_SPEC_TCP_LISTEN;
+		break;
+	case ZC_SPEC_UNIX:
+	case ZC_SPEC_PATH:
+		sp->kind = ZC_SPEC_UNIX_LISTEN;
+		break;
+	case ZC_SPEC_TCP_LISTEN:
+	case ZC_SPEC_UNIX_LISTEN:
+		break;
+	default:
+		errx(1, "spec '%s': cannot listen on this", text);
+	}
+}
+
+static void
+end_close(struct end *e)
+{
+	if (e->owned && e->rfd >= 0)
+		close(e->rfd);
+	e->rfd = e->wfd = -1;
+	e->owned = 0;
+}
+
+/* Ends e's writing side after its last byte: shutdown for a socket,
+ * close for standard output. Returns 0 or -errno. */
+static int
+end_finish(struct end *e, int keep_stdout)
+{
+	if (e->wfd < 0)
+		return 0;
+	if (e->sock) {
+		if (shutdown(e->wfd, SHUT_WR) == -1 && errno != ENOTCONN)
+			return -errno;
+		return 0;
+	}
+	if (e->stdio && !keep_stdout) {
+		int fd = e->wfd;
+
+		e->wfd = -1;
+		if (close(fd) == -1 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static void
+dir_stats(struct dir *d, struct zc_stats *st)
+{
+	if (d->flow != NULL)
+		zc_flow_sink_stats(d->flow, 0, &d->st);
+	*st = d->st;
+}
+
+static void
+methods_text(const struct zc_stats *st, char *buf, size_t size)
+{
+	size_t n = 0;
+	int m;
+
+	buf[0] = '\0';
+	for (m = 0; m < ZC_METHOD_COUNT && n < size; m++) {
+		if (st->by_method[m] == 0)
+			continue;
+		n += snprintf(buf + n, size - n, "%s%s", n ? ", " : " (",
+		    zc_method_name(m));
+	}
+	if (n > 0 && n < size)
+		snprintf(buf + n, size - n, ")");
+}
+
+/* The -v line at the end of a connection: bytes each way. */
+static void
+summary(struct conn *c)
+{
+	struct zc_stats st[2];
+	char m[2][128];
+	double secs = (now_ms() - c->start) / 1000.0;
+	int net, i;
+
+	for (i = 0; i < 2; i++) {
+		dir_stats(&c->d[i], &st[i]);
+		methods_text(&st[i], m[i], sizeof(m[i]));
+	}
+	if (c->e[0].stdio || c->e[1].stdio) {
+		net = c->e[0].stdio ? 1 : 0;
+		/* d[1 - net] reads stdin: sent; d[net] reads the net. */
+		fprintf(stderr, "%s: %s: sent %ju bytes%s, received %ju "
+		    "bytes%s in %.3f s\n", getprogname(), c->e[net].label,
+		    (uintmax_t)st[1 - net].bytes, m[1 - net],
+		    (uintmax_t)st[net].bytes, m[net], secs);
+	} else
+		fprintf(stderr, "%s: %s: %ju bytes to %s%s, %ju bytes back%s "
+		    "in %.3f s\n", getprogname(), c->e[0].label,
+		    (uintmax_t)st[0].bytes, c->e[1].label, m[0],
+		    (uintmax_t)st[1].bytes, m[1], secs);
+}
+
+static void resume_accept(void);
+
+/* Tears a connection down: its flows, sockets and timers. */
+static void
+conn_end(struct conn *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct dir *d = &c->d[i];
+
+		if (d->flow != NULL) {
+			zc_flow_sink_stats(d->flow, 0, &d->st);
+			zc_flow_free(d->flow);
+			d->flow = NULL;
+		}
+		d->running = 0;
+	}
+	if (c->cfd >= 0) {
+		unwatch(c->cfd);
+		close(c->cfd);
+		c->cfd = -1;
+	}
+	if (vflag && c->established)
+		summary(c);
+	if (c->failed)
+		rval = 1;
+	end_close(&c->e[0]);
+	end_close(&c->e[1]);
+	LIST_REMOVE(c, entry);
+	free(c);
+	nconns--;
+	resume_accept();
+}
+
+static void
+conn_fail(struct conn *c, const char *label, int err)
+{
+	if (err == -ETIMEDOUT && c->established)
+		warnx("%s: idle for %d s", label, wsecs);
+	else
+		warnx("%s: %s", label, zc_strerror(err));
+	c->failed = 1;
+	conn_end(c);
+}
+
+static int
+conn_idle(struct conn *c)
+{
+	return !c->d[0].running && !c->d[1].running;
+}
+
+static void
+on_done(struct zc_flow *f, int err, void *arg)
+{
+	struct dir *d = arg;
+	struct conn *c = d->c;
+	struct end *src = &c->e[d->i], *dst = &c->e[1 - d->i];
+	int keep = kflag && (src->stdio || dst->stdio);
+	int r;
+
+	zc_flow_sink_stats(f, 0, &d->st);
+	zc_flow_free(f);
+	d->flow = NULL;
+	d->running = 0;
+	if (err < 0) {
+		if (d->sink_err)
+			conn_fail(c, dst->stdio ? "stdout" : dst->label, err);
+		else
+			conn_fail(c, src->stdio ? "stdin" : src->label, err);
+		return;
+	}
+	if ((r = end_finish(dst, keep)) < 0) {
+		conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
+		return;
+	}
+	if (src->stdio) {
+		stdin_eof = 1;
+		if (qsecs == 0) {
+			conn_end(c);
+			return;
+		}
+		if (qsecs > 0)
+			c->quit_at = now_ms() + qsecs * 1000;
+	} else if (nspecs == 2 && d->i == 0 && qsecs >= 0) {
+		if (qsecs == 0) {
+			conn_end(c);
+			return;
+		}
+		c->quit_at = now_ms() + qsecs * 1000;
+	}
+	/* With -k, standard input serves the next client once this one
+	 * has sent everything. */
+	if (keep && dst->stdio) {
+		conn_end(c);
+		return;
+	}
+	if (conn_idle(c))
+		conn_end(c);
+}
+
+static int
+on_sink_error(struct zc_flow *f, int sink, int err, void *arg)
+{
+	struct dir *d = arg;
+
+	d->sink_err = 1;
+	return err;
+}
+
+/* Starts the flows of a connection whose ends are both open. */
+static void
+conn_start(struct conn *c)
+{
+	struct zc_flow_opts o;
+	int i, r;
+
+	c->established = 1;
+	c->active_at = now_ms();
+	for (i = 0; i < 2; i++) {
+		struct dir *d = &c->d[i];
+		struct end *src = &c->e[i], *dst = &c->e[1 - i];
+
+		d->c = c;
+		d->i = i;
+		if (i == 1 && uflag)
+			continue;
+		if (src->stdio && dflag)
+			continue;
+		if (src->stdio && stdin_eof) {
+			if ((r = end_finish(dst, 1)) < 0) {
+				conn_fail(c, dst->label, r);
+				return;
+			}
+			continue;
+		}
+		memset(&o, 0, sizeof(o));
+		o.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
+		o.limit = ZC_NO_LIMIT;
+		o.on_done = on_done;
+		o.on_sink_error = on_sink_error;
+		o.arg = d;
+		if ((d->flow = zc_flow_new(loop, src->rfd, &o)) == NULL) {
+			conn_fail(c, src->stdio ? "stdin" : src->label, -errno);
+			return;
+		}
+		d->running = 1;
+		if ((r = zc_flow_add_sink(d->flow, dst->wfd)) < 0) {
+			conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
+			return;
+		}
+	}
+	if (conn_idle(c))
+		conn_end(c);
+}
+
+static void try_connect(struct conn *c);
+
+/* The connecting socket is ready: connected, or on to the next address. */
+static void
+on_connect(struct zc_loop *l, int fd, unsigned revents, void *arg)
+{
+	struct conn *c = arg;
+	struct end *e = &c->e[1];
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	unwatch(fd);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		soerr = errno;
+	if (soerr != 0) {
+		close(fd);
+		c->cfd = -1;
+		c->cerr = -soerr;
+		if (c->cai != NULL)
+			c->cai = c->cai->ai_next;
+		try_connect(c);
+		return;
+	}
+	c->cfd = -1;
+	e->rfd = e->wfd = fd;
+	e->owned = 1;
+	e->sock = 1;
+	if (vflag) {
+		char buf[LABEL_MAX];
+
+		peer_text(fd, 0, buf, sizeof(buf));
+		fprintf(stderr, "%s: connected to %s\n", getprogname(), buf);
+	}
+	conn_start(c);
+}
+
+/* Tries the target's addresses from c->cai on, without blocking; ends
+ * the connection with the last error when none is left. */
+static void
+try_connect(struct conn *c)
+{
+	const struct sockaddr *sa;
+	socklen_t salen;
+	int fd, family;
+
+	c->unix_retry = 0;
+	for (;;) {
+		if (target.is_unix) {
+			sa = (const void *)&target.sun;
+			salen = sizeof(target.sun);
+			family = AF_UNIX;
+		} else if (c->cai != NULL) {
+			sa = c->cai->ai_addr;
+			salen = c->cai->ai_addrlen;
+			family = c->cai->ai_family;
+		} else
+			break;
+		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+		if (fd == -1) {
+			c->cerr = -errno;
+			if (target.is_unix)
+				break;
+			c->cai = c->cai->ai_next;
+			continue;
+		}
+		c->cfd = fd;
+		if (connect(fd, sa, salen) == 0 || errno == EINPROGRESS) {
+			int r = watch(fd, POLLOUT, on_connect, c);
+
+			if (r < 0) {
+				c->cerr = r;
+				break;
+			}
+			return;
+		}
+		c->cerr = -errno;
+		close(fd);
+		c->cfd = -1;
+		if (target.is_unix) {
+			/* A full backlog: try again on the next tick. */
+			if (errno == EAGAIN) {
+				c->unix_retry = 1;
+				start_tick();
+				return;
+			}
+			break;
+		}
+		c->cai = c->cai->ai_next;
+	}
+	conn_fail(c, c->e[1].label, c->cerr);
+}
+
+/* Opens the far end of c: connects without blocking when the target is
+ * a TCP or unix socket, else opens it with zc_endpoint_open. */
+static void
+conn_open_target(struct conn *c)
+{
+	struct end *e = &c->e[1];
+	struct zc_endpoint ep;
+	unsigned fl;
+	int r;
+
+	if (target.idx < 0) {
+		end_stdio(e);
+		conn_start(c);
+		return;
+	}
+	snprintf(e->label, sizeof(e->label), "spec '%s'",
+	    spec_text[target.idx]);
+	if (wsecs > 0)
+		c->connect_by = now_ms() + wsecs * 1000;
+	if (target.async) {
+		c->cai = target.ai;
+		try_connect(c);
+		return;
+	}
+	fl = oflags | ZC_OPEN_NONBLOCK | ZC_OPEN_WRITE | (uflag ? 0 :
+	    ZC_OPEN_READ);
+	r = zc_endpoint_open(&ep, &spec[target.idx], fl,
+	    wsecs > 0 ? wsecs * 1000 : -1);
+	if (r < 0) {
+		conn_fail(c, e->label, r);
+		return;
+	}
+	e->rfd = e->wfd = ep.fd;
+	e->owned = ep.owned;
+	e->sock = ep.kind == ZC_KIND_SOCKET;
+	if (!uflag && !e->sock && ep.kind != ZC_KIND_TTY &&
+	    ep.kind != ZC_KIND_CHAR) {
+		warnx("%s: a %s cannot be relayed both ways (use -u)",
+		    e->label, zc_kind_name(ep.kind));
+		c->failed = 1;
+		conn_end(c);
+		return;
+	}
+	conn_start(c);
+}
+
+static struct conn *
+conn_new(void)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->cfd = -1;
+	c->e[0].rfd = c->e[0].wfd = -1;
+	c->e[1].rfd = c->e[1].wfd = -1;
+	c->start = now_ms();
+	LIST_INSERT_HEAD(&conns, c, entry);
+	nconns++;
+	return c;
+}
+
+static int
+conn_limit(void)
+{
+	int max = maxconns;
+
+	/* Standard input and output serve one client at a time. */
+	if (target.idx < 0 && (max == 0 || max > 1))
+		max = 1;
+	return max;
+}
+
+static void on_accept(struct zc_loop *, int, unsigned, void *);
+
+static void
+pause_accept(void)
+{
+	if (listening) {
+		unwatch(lfd);
+		listening = 0;
+	}
+}
+
+static void
+resume_accept(void)
+{
+	int max = conn_limit();
+	int r;
+
+	if (lfd < 0 || listening || accept_paused || stopped)
+		return;
+	if (max > 0 && nconns >= max)
+		return;
+	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
+		errx(1, "spec '%s': %s", spec_text[0], zc_strerror(r));
+	listening = 1;
+}
+
+static void
+stop_listening(void)
+{
+	pause_accept();
+	if (lfd >= 0)
+		close(lfd);
+	lfd = -1;
+	if (unix_unlink != NULL) {
+		unlink(unix_unlink);
+		free(unix_unlink);
+		unix_unlink = NULL;
+	}
+}
+
+static void
+on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
+{
+	struct conn *c;
+	char peer[256];
+	int max = conn_limit();
+	int s;
+
+	while (lfd >= 0 && (max == 0 || nconns < max)) {
+		s = zc_accept(lfd, ZC_OPEN_NONBLOCK, 0);
+		if (s == -EAGAIN || s == -EWOULDBLOCK || s == -ETIMEDOUT)
+			return;
+		if (s == -EINTR || s == -ECONNABORTED)
+			continue;
+		if (s == -EMFILE || s == -ENFILE || s == -ENOBUFS ||
+		    s == -ENOMEM) {
+			warnx("spec '%s': %s", spec_text[0], zc_strerror(s));
+			pause_accept();
+			accept_paused = 1;
+			start_tick();
+			rval = 1;
+			return;
+		}
+		if (s < 0) {
+			warnx("spec '%s': %s", spec_text[0], zc_strerror(s));
+			rval = 1;
+			stop_listening();
+			return;
+		}
+		if ((c = conn_new()) == NULL) {
+			warn(NULL);
+			close(s);
+			rval = 1;
+			return;
+		}
+		c->e[0].rfd = c->e[0].wfd = s;
+		c->e[0].owned = 1;
+		c->e[0].sock = 1;
+		peer_text(s, 0, peer, sizeof(peer));
+		snprintf(c->e[0].label, sizeof(c->e[0].label),
+		    "spec '%s': %s", spec_text[0], peer);
+		if (vflag)
+			fprintf(stderr, "%s: connection from %s\n",
+			    getprogname(), peer);
+		if (!kflag)
+			stop_listening();
+		conn_open_target(c);
+		if (lfd < 0)
+			return;
+	}
+	pause_accept();
+}
+
+/* Timers: connect timeouts, -w idle, -q, unix connect retries. */
+static void
+on_tick(void *arg)
+{
+	struct conn *c, *next;
+	int64_t now = now_ms();
+
+	if (accept_paused && lfd >= 0) {
+		accept_paused = 0;
+		resume_accept();
+	}
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (!c->established) {
+			if (c->connect_by > 0 && now >= c->connect_by) {
+				conn_fail(c, c->e[1].label, -ETIMEDOUT);
+				continue;
+			}
+			if (c->unix_retry)
+				try_connect(c);
+			continue;
+		}
+		if (c->quit_at > 0 && now >= c->quit_at) {
+			conn_end(c);
+			continue;
+		}
+		if (wsecs > 0) {
+			struct zc_stats st;
+			uint64_t seen = 0;
+			int i;
+
+			for (i = 0; i < 2; i++) {
+				if (c->d[i].flow != NULL)
+					zc_flow_stats(c->d[i].flow, &st);
+				else
+					st = c->d[i].st;
+				seen += st.bytes;
+			}
+			if (seen != c->seen) {
+				c->seen = seen;
+				c->active_at = now;
+			} else if (now - c->active_at >= wsecs * 1000)
+				conn_fail(c, c->e[c->e[0].stdio ? 1 : 0].label,
+				    -ETIMEDOUT);
+		}
+	}
+}
+
+/* Whether anything is left to do. */
+static int
+busy(void)
+{
+	return !LIST_EMPTY(&conns) || lfd >= 0;
+}
+
+static int
+watched(int fd, void *arg)
+{
+	int i;
+
+	for (i = 0; i < nwatches; i++)
+		if (watches[i].fd == fd && watches[i].arg == arg)
+			return 1;
+	return 0;
+}
+
+/* Drives the watched fds and the tick by hand, for when zc_loop_run has
+ * no flow to run: a listener or a connect waiting on its own. */
+static void
+poll_watches(void)
+{
+	struct pollfd *pfd;
+	struct watch *w;
+	int i, n = nwatches, r;
+
+	pfd = calloc(n + 1, sizeof(*pfd));
+	w = calloc(n + 1, sizeof(*w));
+	if (pfd == NULL || w == NULL)
+		err(1, NULL);
+	for (i = 0; i < n; i++) {
+		w[i] = watches[i];
+		pfd[i].fd = w[i].fd;
+		pfd[i].events = w[i].events;
+	}
+	r = poll(pfd, n, ticking ? TICK_MS : -1);
+	if (r == -1 && errno != EINTR)
+		err(1, "poll");
+	for (i = 0; r > 0 && i < n; i++)
+		if (pfd[i].revents != 0 && watched(w[i].fd, w[i].arg))
+			w[i].cb(loop, w[i].fd, pfd[i].revents, w[i].arg);
+	free(pfd);
+	free(w);
+	if (ticking)
+		on_tick(NULL);
+}
+
+/* Turns on the tick that drives the timers. */
+static void
+start_tick(void)
+{
+	if (ticking)
+		return;
+	zc_loop_set_tick(loop, TICK_MS, on_tick, NULL);
+	ticking = 1;
+}
+
+/* Resolves the target of every connection once, before any client
+ * comes; exits with the spec message when it cannot be used. */
+static void
+prepare_target(void)
+{
+	struct zc_spec *sp;
+	struct addrinfo hints;
+	struct stat sb;
+	const char *path = NULL;
+	int r;
+
+	if (target.idx < 0)
+		return;
+	sp = &spec[target.idx];
+	switch (sp->kind) {
+	case ZC_SPEC_TCP:
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = sp->family;
+		if (oflags & ZC_OPEN_IPV4)
+			hints.ai_family = AF_INET;
+		if (oflags & ZC_OPEN_IPV6)
+			hints.ai_family = AF_INET6;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_protocol = IPPROTO_TCP;
+		r = getaddrinfo(sp->host[0] != '\0' ? sp->host : NULL,
+		    sp->port, &hints, &target.ai);
+		if (r != 0)
+			errx(1, "spec '%s': %s", spec_text[target.idx],
+			    r == EAI_SYSTEM ? strerror(errno) :
+			    gai_strerror(r));
+		target.async = 1;
+		return;
+	case ZC_SPEC_UNIX:
+		path = sp->path;
+		break;
+	case ZC_SPEC_PATH:
+		if (stat(sp->path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			path = sp->path;
+		else if (!uflag && (stat(sp->path, &sb) == -1 ||
+		    !S_ISCHR(sb.st_mode)))
+			errx(1, "spec '%s': a file cannot be relayed both "
+			    "ways (use -u)", spec_text[target.idx]);
+		break;
+	case ZC_SPEC_FILE:
+		if (!uflag)
+			errx(1, "spec '%s': a file cannot be relayed both "
+			    "ways (use -u)", spec_text[target.idx]);
+		break;
+	case ZC_SPEC_TCP_LISTEN:
+	case ZC_SPEC_UNIX_LISTEN:
+		if (kflag)
+			errx(1, "spec '%s': only the first spec may listen "
+			    "with -k", spec_text[target.idx]);
+		break;
+	default:
+		break;
+	}
+	if (path == NULL)
+		return;
+	if (strlen(path) >= sizeof(target.sun.sun_path))
+		errx(1, "spec '%s': %s", spec_text[target.idx],
+		    strerror(ENAMETOOLONG));
+	target.sun.sun_family = AF_UNIX;
+	memcpy(target.sun.sun_path, path, strlen(path) + 1);
+	target.is_unix = 1;
+	target.async = 1;
+}
+
+/* Makes e standard input and output. */
+static void
+end_stdio(struct end *e)
+{
+	e->rfd = 0;
+	e->wfd = 1;
+	e->stdio = 1;
+	e->sock = zc_fd_kind(1) == ZC_KIND_SOCKET;
+	snprintf(e->label, sizeof(e->label), "-");
+}
+
+/* Opens spec[0] when it does not listen: the near end of the only
+ * connection. */
+static void
+open_near(struct conn *c)
+{
+	struct zc_endpoint ep;
+	struct end *e = &c->e[0];
+	unsigned fl;
+	int r;
+
+	if (nspecs == 1 || strcmp(spec_text[0], "-") == 0) {
+		end_stdio(e);
+		return;
+	}
+	snprintf(e->label, sizeof(e->label), "spec '%s'", spec_text[0]);
+	fl = oflags | ZC_OPEN_NONBLOCK | ZC_OPEN_READ | (uflag ? 0 :
+	    ZC_OPEN_WRITE);
+	r = zc_endpoint_open(&ep, &spec[0], fl, wsecs > 0 ? wsecs * 1000 : -1);
+	if (r < 0)
+		errx(1, "%s: %s", e->label, zc_strerror(r));
+	e->rfd = e->wfd = ep.fd;
+	e->owned = ep.owned;
+	e->sock = ep.kind == ZC_KIND_SOCKET;
+	if (!uflag && !e->sock && ep.kind != ZC_KIND_TTY &&
+	    ep.kind != ZC_KIND_CHAR)
+		errx(1, "%s: a %s cannot be relayed both ways (use -u)",
+		    e->label, zc_kind_name(ep.kind));
+}
+
+/* Standard input and output that are sockets go non-blocking for the
+ * whole run, so that two flows sharing one socket agree on its flags. */
+static void
+stdio_nonblock(int restore)
+{
+	int fd, fl;
+
+	for (fd = 0; fd < 2; fd++) {
+		if (restore) {
+			if (stdio_fl[fd] != -1)
+				fcntl(fd, F_SETFL, stdio_fl[fd]);
+			continue;
+		}
+		if (zc_fd_kind(fd) != ZC_KIND_SOCKET ||
+		    (fl = fcntl(fd, F_GETFL)) == -1)
+			continue;
+		stdio_fl[fd] = fl;
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	}
+}
+
+static void
+start_listening(void)
+{
+	char buf[LABEL_MAX];
+	int r;
+
+	lfd = zc_listen(&spec[0], oflags | ZC_OPEN_NONBLOCK, SOMAXCONN);
+	if (lfd < 0)
+		errx(1, "spec '%s': %s", spec_text[0], zc_strerror(lfd));
+	if (spec[0].kind == ZC_SPEC_UNIX_LISTEN &&
+	    (unix_unlink = strdup(spec[0].path)) == NULL)
+		err(1, NULL);
+	if (vflag) {
+		peer_text(lfd, 1, buf, sizeof(buf));
+		fprintf(stderr, "%s: listening on %s\n", getprogname(), buf);
+	}
+	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
+		errx(1, "spec '%s': %s", spec_text[0], zc_strerror(r));
+	listening = 1;
+}
+
+/* Lets many connections at once have their descriptors. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sigaction sa;
+	const char *errstr;
+	char *hp = NULL;
+	int ch, lflag = 0, Uflag = 0, r;
+
+	while ((ch = getopt_long(argc, argv, "46dhklm:Nq:Uuvw:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case '4':
+			oflags = (oflags & ~ZC_OPEN_IPV6) | ZC_OPEN_IPV4;
+			break;
+		case '6':
+			oflags = (oflags & ~ZC_OPEN_IPV4) | ZC_OPEN_IPV6;
+			break;
+		case 'd':
+			dflag = 1;
+			break;
+		case 'h':
+			help();
+		case 'k':
+			kflag = 1;
+			break;
+		case 'l':
+			lflag = 1;
+			break;
+		case 'm':
+			maxconns = strtonum(optarg, 1, 1000000, &errstr);
+			if (errstr != NULL)
+				errx(1, "-m: max connections %s: %s", errstr,
+				    optarg);
+			break;
+		case 'N':
+			break;
+		case 'q':
+			qsecs = strtonum(optarg, -1, 86400, &errstr);
+			if (errstr != NULL)
+				errx(1, "-q: seconds %s: %s", errstr, optarg);
+			break;
+		case 'S':
+			nosplice = 1;
+			break;
+		case 'U':
+			Uflag = 1;
+			break;
+		case 'u':
+			uflag = 1;
+			break;
+		case 'V':
+			printf("%s (zerocopy) %s\n", getprogname(),
+			    zc_version());
+			exit(0);
+		case 'v':
+			vflag = 1;
+			break;
+		case 'w':
+			wsecs = strtonum(optarg, 1, 86400, &errstr);
+			if (errstr != NULL)
+				errx(1, "-w: seconds %s: %s", errstr, optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (argc < 1 || argc > 3)
+		usage();
+	if (argc >= 2 && !Uflag && host_port_pair(argv[0], argv[1])) {
+		int v6 = strchr(argv[0], ':') != NULL && argv[0][0] != '[';
+
+		if (asprintf(&hp, "%s%s%s:%s", v6 ? "[" : "", argv[0],
+		    v6 ? "]" : "", argv[1]) == -1)
+			err(1, NULL);
+		spec_text[0] = hp;
+		argc--;
+		argv++;
+	} else
+		spec_text[0] = argv[0];
+	if (argc == 3)
+		usage();
+	if (argc == 2)
+		spec_text[1] = argv[1];
+	nspecs = argc;
+	make_spec(&spec[0], spec_text[0], lflag, Uflag);
+	if (nspecs == 2)
+		make_spec(&spec[1], spec_text[1], 0, 0);
+	if (kflag && !is_listen(&spec[0]))
+		errx(1, "-k needs a listening spec (-l)");
+	if (maxconns > 0 && !kflag)
+		errx(1, "-m needs -k");
+	if (nspecs == 2 && strcmp(spec_text[1], "-") != 0)
+		target.idx = 1;
+	else if (nspecs == 1 && !is_listen(&spec[0]))
+		target.idx = 0;
+	else
+		target.idx = -1;
+	if (fcntl(0, F_GETFD) == -1)
+		dflag = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	raise_fd_limit();
+	stdio_nonblock(0);
+
+	if ((loop = zc_loop_new()) == NULL)
+		err(1, "zc_loop_new");
+	prepare_target();
+	if (wsecs > 0 || qsecs > 0)
+		start_tick();
+
+	if (is_listen(&spec[0]))
+		start_listening();
+	else {
+		struct conn *c;
+
+		if ((c = conn_new()) == NULL)
+			err(1, NULL);
+		open_near(c);
+		conn_open_target(c);
+	}
+
+	while (busy() && !stopped) {
+		r = zc_loop_run(loop, -1);
+		if (r == -ECANCELED)
+			break;
+		if (r < 0 && r != -ETIMEDOUT)
+			errx(1, "event loop: %s", zc_strerror(r));
+		if (r == 0 && busy())
+			poll_watches();
+	}
+	if (stopped) {
+		struct conn *c;
+
+		while ((c = LIST_FIRST(&conns)) != NULL) {
+			c->failed = 1;
+			conn_end(c);
+		}
+	}
+	stop_listening();
+	zc_loop_free(loop);
+	stdio_nonblock(1);
+	if (target.ai != NULL)
+		freeaddrinfo(target.ai);
+	free(hp);
+	return rval;
+}
