@@ -133,6 +133,16 @@ load helpers
 	same in o1
 }
 
+# Waits until FILE's first line is TEXT: ztee (and timeout) are running.
+wait_for_line() {
+	local i
+	for i in $(seq 100); do
+		[ "$(head -n1 "$1" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 @test "-i ignores SIGINT" {
 	mkfifo inp
 	timeout 10 "$ZTEE" -i out <inp >/dev/null &
@@ -140,7 +150,7 @@ load helpers
 	PIDS+=($pid)
 	exec 7>inp
 	echo one >&7
-	sleep 0.2
+	wait_for_line out one
 	kill -INT "$pid"
 	sleep 0.2
 	echo two >&7
@@ -157,12 +167,13 @@ load helpers
 	PIDS+=($pid)
 	exec 7>inp
 	echo one >&7
-	sleep 0.2
+	wait_for_line out one
 	kill -INT "$pid"
-	run wait "$pid"
+	st=0
+	wait "$pid" || st=$?
 	PIDS=()
 	exec 7>&-
-	[ "$status" -eq 130 ]
+	[ "$st" -eq 130 ]
 }
 
 @test "--help and --version go to standard output, status 0" {

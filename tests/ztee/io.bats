@@ -96,7 +96,8 @@ mkdata() {
 inject() {
 	local err=$1 calls=$2
 	shift 2
-	timeout 60 strace -f -o /dev/null -e trace=write,splice,tee,read \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	    timeout 60 strace -f -o /dev/null -e trace=write,splice,tee,read \
 	    -e inject="$calls":error="$err":when=2+2 "$@"
 }
 
@@ -116,7 +117,8 @@ inject() {
 	need_ztee
 	mkdata in 1048577
 	# The dynamic loader's few reads come first: start later for read.
-	cat in | timeout 60 strace -f -o /dev/null -e trace=write,read \
+	cat in | ASAN_OPTIONS=detect_leaks=0 \
+	    timeout 60 strace -f -o /dev/null -e trace=write,read \
 	    -e inject=write:error=EINTR:when=2+2 \
 	    -e inject=read:error=EINTR:when=12+2 \
 	    "$ZTEE" --no-splice f1 2>err | cat >out
@@ -153,7 +155,8 @@ inject() {
 	command -v strace >/dev/null || skip "no strace"
 	need_ztee
 	echo a >in
-	timeout 10 strace -o /dev/null -e inject=write:error=EAGAIN:when=1 \
+	ASAN_OPTIONS=detect_leaks=0 \
+	    timeout 10 strace -o /dev/null -e inject=write:error=EAGAIN:when=1 \
 	    "$ZTEE" f1 <in >out 2>err
 	same in out f1
 	[ ! -s err ]
