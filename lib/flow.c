@@ -23,7 +23,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +31,7 @@
 #include "zerocopy.h"
 
 #define POOL_MAX	64		/* spare pipes kept by a loop */
+#define POOL_BYTES	(16u << 20)	/* and their capacity at most */
 #define BOUNCE_SIZE	(64 * 1024)	/* per-hop read/write fallback */
 #define RW_SIZE		(128 * 1024)	/* ZC_FLOW_NO_SPLICE buffer */
 #define STEP_BUDGET	64		/* hops per flow before others run */
@@ -158,6 +158,7 @@ struct zc_loop {
 	void *tick_arg;
 	struct zc_pipe pool[POOL_MAX];
 	int npool;
+	size_t poolbytes;
 };
 
 static int flow_fail(struct zc_flow *, int);
@@ -206,43 +207,16 @@ kind_of(int fd)
 /* Owned pipes                                                        */
 /* ------------------------------------------------------------------ */
 
-/* The largest pipe size an unprivileged process may ask for. */
-static size_t
-pipe_max(void)
-{
-	static size_t max;
-	unsigned long v;
-	FILE *fp;
-
-	if (max)
-		return max;
-	v = 1024 * 1024;
-	if ((fp = fopen("/proc/sys/fs/pipe-max-size", "re")) != NULL) {
-		if (fscanf(fp, "%lu", &v) != 1 || v < 4096)
-			v = 1024 * 1024;
-		fclose(fp);
-	}
-	max = v;
-	return max;
-}
-
 /* Sets the capacity of the (empty) pipe fd to size, or to the largest
  * smaller one the kernel accepts; returns the capacity in force. */
 static size_t
 pipe_setsize(int fd, size_t size)
 {
-	long r;
+	ssize_t r;
 
-	if (size > pipe_max())
-		size = pipe_max();
-	for (; size >= 4096; size /= 2) {
-		if ((r = fcntl(fd, F_SETPIPE_SZ, (int)size)) >= 0)
-			return r;
-		if (errno != EPERM && errno != ENOMEM)
-			break;
-	}
-	r = fcntl(fd, F_GETPIPE_SZ);
-	return r > 0 ? (size_t)r : 4096;
+	if ((r = zc_pipe_fd_resize(fd, size)) > 0)
+		return r;
+	return 4096;
 }
 
 /* Gives p an empty non-blocking pipe of about size bytes, from the pool
@@ -254,6 +228,7 @@ pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
 
 	if (l->npool > 0) {
 		*p = l->pool[--l->npool];
+		l->poolbytes -= p->size;
 		if (p->size != size)
 			p->size = pipe_setsize(p->wfd, size);
 		return 0;
@@ -274,8 +249,10 @@ pipe_put(struct zc_loop *l, struct zc_pipe *p)
 {
 	if (p->rfd < 0)
 		return;
-	if (p->len == 0 && l->npool < POOL_MAX) {
+	if (p->len == 0 && l->npool < POOL_MAX &&
+	    l->poolbytes + p->size <= POOL_BYTES) {
 		l->pool[l->npool++] = *p;
+		l->poolbytes += p->size;
 	} else {
 		close(p->rfd);
 		close(p->wfd);
@@ -597,6 +574,18 @@ bounce_alloc(struct ep *e)
 	return 0;
 }
 
+/* Whether splice may touch e without blocking: a blocking pipe is
+ * covered by SPLICE_F_NONBLOCK, a blocking terminal or device is polled
+ * first (sets e->w when not ready). */
+static int
+ep_ready(struct ep *e, short ev)
+{
+	if (!e->blocking || e->kind == ZC_KIND_PIPE || fd_ready(e->fd, ev))
+		return 1;
+	e->w |= ev == POLLIN ? EPOLLIN : EPOLLOUT;
+	return 0;
+}
+
 /* Writes up to len bytes from p to e without blocking for long; returns
  * the count, 0 when it would block (e->w set), or -errno. */
 static ssize_t
@@ -609,7 +598,8 @@ ep_write(struct ep *e, const char *p, size_t len)
 			e->w |= EPOLLOUT;
 			return 0;
 		}
-		if (e->kind == ZC_KIND_PIPE && len > PIPE_BUF)
+		if ((e->kind == ZC_KIND_PIPE || e->kind == ZC_KIND_TTY) &&
+		    len > PIPE_BUF)
 			len = PIPE_BUF;
 	}
 	do
@@ -689,6 +679,7 @@ static int
 sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
     int known, int method)
 {
+	size_t len;
 	ssize_t n;
 	int prog = 0;
 
@@ -732,9 +723,12 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 		took(f, s, n, 1);
 		return 1;
 	}
-	if (owed == 0)
+	if (owed == 0 || !ep_ready(&s->e, POLLOUT))
 		return 0;
-	n = splice(rfd, NULL, s->e.fd, NULL, MIN(owed, CHUNK_MAX),
+	len = MIN(owed, CHUNK_MAX);
+	if (s->e.blocking && s->e.kind == ZC_KIND_TTY && len > PIPE_BUF)
+		len = PIPE_BUF;		/* a terminal blocks for all of it */
+	n = splice(rfd, NULL, s->e.fd, NULL, len,
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		took(f, s, n, 0);
@@ -810,7 +804,7 @@ src_fill(struct zc_flow *f)
 		account(f, &e->st, ZC_METHOD_READ_WRITE, n);
 		return 1;
 	}
-	if (src_end(f) || room == 0)
+	if (src_end(f) || room == 0 || !ep_ready(e, POLLIN))
 		return 0;
 	n = splice(e->fd, NULL, h->wfd, NULL, MIN(room, f->limit - f->taken),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
@@ -875,6 +869,8 @@ step_sinkpipe(struct zc_flow *f)
 
 	if (src_end(f))
 		return flow_done(f, 0);
+	if (!ep_ready(&f->src, POLLIN))
+		return 0;
 	n = splice(f->src.fd, NULL, s->e.fd, NULL,
 	    MIN(f->limit - f->taken, CHUNK_MAX),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
@@ -1200,7 +1196,7 @@ flow_setup(struct zc_flow *f)
 
 	if (f->nsinks == 0)
 		return flow_fail(f, -EINVAL);
-	f->psize = f->o.pipe_size ? f->o.pipe_size : pipe_max();
+	f->psize = f->o.pipe_size ? f->o.pipe_size : zc_pipe_max_size();
 	f->qsize = f->psize;
 	if (f->o.flags & ZC_FLOW_NO_SPLICE) {
 		if ((f->buf = malloc(RW_SIZE)) == NULL)
@@ -1678,7 +1674,7 @@ check_idle(struct zc_loop *l)
 	while (again) {
 		again = 0;
 		TAILQ_FOREACH(f, &l->flows, link) {
-			if (f->done || f->o.idle_ms <= 0 ||
+			if (f->done || f->rq || f->o.idle_ms <= 0 ||
 			    l->now - f->last_move < f->o.idle_ms)
 				continue;
 			f->busy++;
@@ -1739,6 +1735,7 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 			err = 0;
 			goto out;
 		}
+		l->now = now_ms();
 		n = epoll_wait(l->epfd, ev, MAX_EVENTS,
 		    next_timeout(l, timeout_ms));
 		if (n == -1 && errno != EINTR) {

@@ -108,7 +108,7 @@ run(int srck, const int *kinds, int n, int answer, int want_err,
 			quits++;
 			break;
 		case K_TCPQUIT:
-			if (tcp_pair(&p[0], &p[1]) == -1)
+			if (tcp_pair_buf(&p[0], &p[1], 65536) == -1)
 				exit(1);
 			fds[i] = p[0];
 			pids[i] = spawn_quitter(p[1], 5000);

@@ -6,6 +6,8 @@
 #include <sys/time.h>
 
 #include <poll.h>
+#include <sys/resource.h>
+#include <termios.h>
 
 #include "tutil.h"
 
@@ -367,6 +369,163 @@ test_misc(void)
 	CHECK(fd_count() == base);
 }
 
+/* Opens a pseudo-terminal in raw mode: *m the master, *s the slave. */
+static void
+open_pty(int *m, int *s)
+{
+	struct termios t;
+
+	if ((*m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 ||
+	    grantpt(*m) || unlockpt(*m) ||
+	    (*s = open(ptsname(*m), O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		perror("pty");
+		exit(1);
+	}
+	tcgetattr(*s, &t);
+	cfmakeraw(&t);
+	tcsetattr(*s, TCSANOW, &t);
+}
+
+/* Reads exactly size bytes of stream seed from fd; exits 0 when they
+ * match. */
+static pid_t
+spawn_exact(int fd, uint64_t seed, uint64_t size)
+{
+	unsigned char buf[4096], want[4096];
+	uint64_t off = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	alarm(30);
+	fd = close_others(fd);
+	while (off < size) {
+		n = read(fd, buf, size - off < sizeof(buf) ? size - off :
+		    sizeof(buf));
+		if (n <= 0)
+			_exit(3);
+		gen(seed, off, want, n);
+		if (memcmp(buf, want, n))
+			_exit(1);
+		off += n;
+	}
+	_exit(0);
+}
+
+/* A blocking terminal as a sink and as a source (ended by a limit),
+ * next to a pipe: nothing blocks the loop for good, bytes are exact. */
+static void
+test_tty(void)
+{
+	struct zc_flow_opts o = { .on_done = on_done };
+	struct zc_loop *loop;
+	struct zc_flow *f;
+	struct zc_stats st;
+	int m, s, p[2], q[2], base = fd_count();
+	pid_t w, c, k;
+
+	/* pipe -> terminal and pipe */
+	open_pty(&m, &s);
+	if (pipe2(p, O_CLOEXEC) || pipe2(q, O_CLOEXEC))
+		exit(1);
+	w = spawn_writer(p[1], 31, 200000, 0, 0);
+	c = spawn_exact(m, 31, 200000);
+	close(m);
+	loop = zc_loop_new();
+	f = zc_flow_new(loop, p[0], &o);
+	CHECK(zc_flow_add_sink(f, s) == 0);
+	CHECK(zc_flow_add_sink(f, q[1]) == 1);
+	k = spawn_checker(q[0], 31, 200000, 0, 0);
+	done_calls = 0;
+	CHECK(zc_loop_run(loop, 10000) == 0);
+	CHECK(done_calls == 1 && done_err == 0);
+	zc_flow_sink_stats(f, 0, &st);
+	CHECK(st.bytes == 200000 && stats_exact(&st));
+	zc_loop_free(loop);
+	close(p[0]);
+	close(q[1]);
+	close(s);
+	CHECK(reap(w) == 0);
+	CHECK(reap(c) == 0);
+	CHECK(reap(k) == 0);
+
+	/* terminal -> pipe, ended by the limit */
+	open_pty(&m, &s);
+	if (pipe2(p, O_CLOEXEC))
+		exit(1);
+	w = spawn_writer(m, 32, 100000, 1000, 200);
+	c = spawn_exact(p[0], 32, 100000);
+	close(p[0]);
+	o.limit = 100000;
+	o.idle_ms = 5000;
+	loop = zc_loop_new();
+	f = zc_flow_new(loop, s, &o);
+	CHECK(zc_flow_add_sink(f, p[1]) == 0);
+	done_calls = 0;
+	CHECK(zc_loop_run(loop, 10000) == 0);
+	CHECK(done_calls == 1 && done_err == 0);
+	zc_flow_stats(f, &st);
+	CHECK(st.bytes == 100000 && stats_exact(&st));
+	zc_loop_free(loop);
+	close(p[1]);
+	CHECK(reap(c) == 0);
+	close(s);
+	CHECK(reap(w) == 0);
+	CHECK(fd_count() == base);
+}
+
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* A slow sink next to a fast one costs little CPU: the loop waits in
+ * epoll, it does not spin. */
+static void
+test_nospin(void)
+{
+	struct zc_flow_opts o = { .on_done = on_done };
+	struct zc_loop *loop;
+	struct zc_flow *f;
+	int p[2], q[2], r[2], base = fd_count();
+	double t0, c0, t, c;
+	pid_t w, k1, k2;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) ||
+	    pipe2(q, O_CLOEXEC) || pipe2(r, O_CLOEXEC))
+		exit(1);
+	w = spawn_writer(p[1], 41, 1 << 20, 0, 0);
+	k1 = spawn_checker(q[0], 41, 1 << 20, 4096, 2000);
+	k2 = spawn_checker(r[0], 41, 1 << 20, 0, 0);
+	loop = zc_loop_new();
+	f = zc_flow_new(loop, p[0], &o);
+	zc_flow_add_sink(f, q[1]);
+	zc_flow_add_sink(f, r[1]);
+	t0 = now_s();
+	c0 = cpu_s();
+	done_calls = 0;
+	CHECK(zc_loop_run(loop, 10000) == 0);
+	t = now_s() - t0;
+	c = cpu_s() - c0;
+	CHECK(done_calls == 1 && done_err == 0);
+	if (t < 0.4 || c > t * 0.25)
+		FAIL("%.3f s of CPU in %.3f s", c, t);
+	zc_loop_free(loop);
+	close(p[0]);
+	close(q[1]);
+	close(r[1]);
+	CHECK(reap(w) == 0);
+	CHECK(reap(k1) == 0);
+	CHECK(reap(k2) == 0);
+	CHECK(fd_count() == base);
+}
+
 int
 main(void)
 {
@@ -386,6 +545,8 @@ main(void)
 	test_limit(1, 1, ZC_FLOW_NO_SPLICE);
 	test_chain();
 	test_misc();
+	test_tty();
+	test_nospin();
 	CHECK(fd_count() == base);
 	remove_tmpdir();
 	if (failures)

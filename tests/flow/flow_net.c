@@ -172,6 +172,77 @@ many(void)
 		FAIL("%d descriptors open, %d before", r, base);
 }
 
+/* Writes stream seed in two phases: small pieces with pauses, then
+ * large ones at full speed; shuts down. */
+static pid_t
+spawn_phases(int fd, uint64_t seed, uint64_t small, uint64_t large)
+{
+	unsigned char buf[65536];
+	uint64_t off = 0;
+	size_t n;
+	pid_t pid;
+
+	if ((pid = fork()) != 0) {
+		close(fd);
+		return pid;
+	}
+	alarm(60);
+	fd = close_others(fd);
+	while (off < small + large) {
+		n = off < small ? 300 : sizeof(buf);
+		if (n > small + large - off)
+			n = small + large - off;
+		gen(seed, off, buf, n);
+		if (write(fd, buf, n) != (ssize_t)n)
+			_exit(1);
+		off += n;
+		if (off < small)
+			usleep(100);
+	}
+	_exit(0);
+}
+
+/* A socket -> socket flow moving small pieces goes to read/write, and
+ * back to splice when they grow; not a byte is lost either way. */
+static void
+adaptive(void)
+{
+	struct zc_flow_opts o = { .on_done = many_on_done };
+	uint64_t small = 300 * 200, large = 32 << 20;
+	struct zc_loop *loop;
+	struct zc_flow *f;
+	struct zc_stats st;
+	int p[2], q[2], base = fd_count();
+	pid_t w, c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) ||
+	    tcp_pair(&q[0], &q[1]))
+		exit(1);
+	w = spawn_phases(p[1], 9, small, large);
+	c = spawn_checker(q[1], 9, small + large, 0, 0);
+	loop = zc_loop_new();
+	f = zc_flow_new(loop, p[0], &o);
+	zc_flow_add_sink(f, q[0]);
+	many_done = many_bad = 0;
+	CHECK(zc_loop_run(loop, 30000) == 0);
+	CHECK(many_done == 1 && many_bad == 0);
+	zc_flow_sink_stats(f, 0, &st);
+	CHECK(st.bytes == small + large && stats_exact(&st));
+	if (st.by_method[ZC_METHOD_READ_WRITE] == 0 ||
+	    st.by_method[ZC_METHOD_SPLICE_PIPE] < large / 2)
+		FAIL("adaptive: %llu bytes by read/write, %llu spliced",
+		    (unsigned long long)st.by_method[ZC_METHOD_READ_WRITE],
+		    (unsigned long long)st.by_method[ZC_METHOD_SPLICE_PIPE]);
+	zc_flow_stats(f, &st);
+	CHECK(st.bytes == small + large && stats_exact(&st));
+	zc_loop_free(loop);
+	close(p[0]);
+	close(q[0]);
+	CHECK(reap(w) == 0);
+	CHECK(reap(c) == 0);
+	CHECK(fd_count() == base);
+}
+
 int
 main(void)
 {
@@ -183,6 +254,7 @@ main(void)
 	duplex(0, 8 << 20, 3 << 20, 0);
 	duplex(1, 3 << 20, 1 << 20, ZC_FLOW_NO_SPLICE);
 	many();
+	adaptive();
 	if (failures)
 		fprintf(stderr, "%d failures\n", failures);
 	return failures ? 1 : 0;

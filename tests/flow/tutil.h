@@ -241,9 +241,10 @@ reap(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
-/* A connected TCP pair on 127.0.0.1: *a connects, *b is accepted. */
+/* A connected TCP pair on 127.0.0.1: *a connects, *b is accepted;
+ * with bufsize, both get buffers that small (no autotuning). */
 static inline int
-tcp_pair(int *a, int *b)
+tcp_pair_buf(int *a, int *b, int bufsize)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
@@ -252,11 +253,17 @@ tcp_pair(int *a, int *b)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
+	if (bufsize && setsockopt(l, SOL_SOCKET, SO_RCVBUF, &bufsize,
+	    sizeof(bufsize)) == -1)
+		goto fail;
 	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(l, 1) == -1 ||
 	    getsockname(l, (struct sockaddr *)&sin, &len) == -1)
 		goto fail;
 	if ((*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		goto fail;
+	if (bufsize && setsockopt(*a, SOL_SOCKET, SO_SNDBUF, &bufsize,
+	    sizeof(bufsize)) == -1)
 		goto fail;
 	if (connect(*a, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		goto fail;
@@ -267,6 +274,12 @@ tcp_pair(int *a, int *b)
 fail:
 	close(l);
 	return -1;
+}
+
+static inline int
+tcp_pair(int *a, int *b)
+{
+	return tcp_pair_buf(a, b, 0);
 }
 
 /* Checks that file path holds exactly stream seed of size bytes. */

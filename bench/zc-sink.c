@@ -1,0 +1,224 @@
+/*
+ * zc-sink: reads standard input (or one accepted connection with -l)
+ * until end of file, splicing it into /dev/null when it can, and prints
+ * "BYTES FIRST_NS END_NS" (CLOCK_MONOTONIC at the first byte and at the
+ * end). -n checks the count, -V checks every byte against zc-source's
+ * pattern (that one reads, so it is for correctness, not speed).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define BIG (16 * 1024 * 1024)
+
+static uint64_t first_ns;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: zc-sink [-V] [-l host:port | -l unix:path] "
+	    "[-n bytes] [-P portfile] [-p pipesize]\n");
+	exit(1);
+}
+
+static void
+got(ssize_t n)
+{
+	if (n > 0 && first_ns == 0)
+		first_ns = mono_ns();
+}
+
+/* Bytes read with read(2) until end of file, checked against the
+ * pattern when verify is set. */
+static uint64_t
+sink_read(int fd, int verify, uint64_t pos)
+{
+	static unsigned char buf[128 * 1024];
+	unsigned char *pat = NULL;
+	ssize_t r, i;
+
+	if (verify)
+		pat = pattern_buf(sizeof(buf));
+
+	for (;;) {
+		if ((r = read(fd, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "read");
+		}
+		if (r == 0)
+			return pos;
+		got(r);
+		if (verify && memcmp(buf, pat + pos % PATTERN_LEN, r) != 0) {
+			for (i = 0; buf[i] == pat[(pos + i) % PATTERN_LEN]; i++)
+				;
+			errx(1, "wrong byte at offset %" PRIu64, pos + i);
+		}
+		pos += r;
+	}
+}
+
+/* Bytes spliced from the pipe fd into null until end of file. */
+static uint64_t
+sink_pipe(int fd, int null)
+{
+	uint64_t pos = 0;
+	ssize_t r;
+
+	for (;;) {
+		r = splice(fd, NULL, null, NULL, BIG, SPLICE_F_MOVE);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EINVAL && pos == 0)
+				return sink_read(fd, 0, 0);
+			err(1, "splice");
+		}
+		if (r == 0)
+			return pos;
+		got(r);
+		pos += r;
+	}
+}
+
+/* Bytes spliced from fd through a pipe of our own into null. */
+static uint64_t
+sink_splice(int fd, int null, size_t psz)
+{
+	uint64_t pos = 0;
+	ssize_t r, w;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		err(1, "pipe");
+	pipe_size(p[1], psz ? psz : 1024 * 1024);
+	for (;;) {
+		r = splice(fd, NULL, p[1], NULL, BIG,
+		    SPLICE_F_MOVE | SPLICE_F_MORE);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EINVAL && pos == 0) {
+				pos = sink_read(fd, 0, 0);
+				break;
+			}
+			err(1, "splice");
+		}
+		if (r == 0)
+			break;
+		got(r);
+		pos += r;
+		while (r > 0) {
+			w = splice(p[0], NULL, null, NULL, r, SPLICE_F_MOVE);
+			if (w == -1 && errno != EINTR)
+				err(1, "splice");
+			if (w > 0)
+				r -= w;
+		}
+	}
+	close(p[0]);
+	close(p[1]);
+	return pos;
+}
+
+/* Listens on spec, publishes the port in portfile, and returns the
+ * one connection accepted. */
+static int
+accept_one(const char *spec, const char *portfile)
+{
+	char tmp[4096];
+	FILE *fp;
+	int lfd, fd;
+
+	lfd = net_listen(spec);
+	if (portfile != NULL) {
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", portfile) >=
+		    sizeof(tmp))
+			errx(1, "%s: name too long", portfile);
+		if ((fp = fopen(tmp, "w")) == NULL)
+			err(1, "%s", tmp);
+		fprintf(fp, "%d\n", net_port(lfd));
+		if (fclose(fp) == EOF || rename(tmp, portfile) == -1)
+			err(1, "%s", portfile);
+	}
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		if (errno != EINTR)
+			err(1, "accept");
+	close(lfd);
+	return fd;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct stat st;
+	const char *listen_spec = NULL, *portfile = NULL;
+	uint64_t want = 0, got_bytes;
+	size_t psz = 0;
+	int ch, fd = STDIN_FILENO, null, verify = 0, check = 0;
+
+	die_with_parent();
+	signal(SIGPIPE, SIG_IGN);
+	while ((ch = getopt(argc, argv, "P:Vl:n:p:")) != -1) {
+		switch (ch) {
+		case 'P':
+			portfile = optarg;
+			break;
+		case 'V':
+			verify = 1;
+			break;
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 'n':
+			want = size_arg("-n", optarg);
+			check = 1;
+			break;
+		case 'p':
+			psz = size_arg("-p", optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		err(1, "/dev/null");
+	if (listen_spec != NULL)
+		fd = accept_one(listen_spec, portfile);
+	if (fstat(fd, &st) == -1)
+		err(1, "fstat");
+	if (S_ISFIFO(st.st_mode) && psz)
+		pipe_size(fd, psz);
+
+	if (verify)
+		got_bytes = sink_read(fd, 1, 0);
+	else if (S_ISFIFO(st.st_mode))
+		got_bytes = sink_pipe(fd, null);
+	else if (S_ISSOCK(st.st_mode))
+		got_bytes = sink_splice(fd, null, psz);
+	else
+		got_bytes = sink_read(fd, 0, 0);
+
+	printf("%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", got_bytes,
+	    first_ns, mono_ns());
+	if (fflush(stdout) == EOF)
+		err(1, "stdout");
+	if (check && got_bytes != want)
+		errx(1, "got %" PRIu64 " bytes, expected %" PRIu64,
+		    got_bytes, want);
+	return 0;
+}
