@@ -86,11 +86,33 @@ random_port() {
 # wait_tcp PORT NAME: waits until PORT is listened on, or job NAME died.
 wait_tcp() {
 	local i
-	for i in $(seq 250); do
+	for i in $(seq 500); do
 		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
 		kill -0 "$(cat "$T/$2.pid")" 2>/dev/null || return 1
 		sleep 0.02
 	done
+	return 1
+}
+
+# on_port NAME SECS CMD...: runs CMD as bg NAME with every "@PORT@" in its
+# words replaced by a random free port, until it listens there (a port
+# taken meanwhile makes it retry with another). Sets PPORT.
+on_port() {
+	local name=$1 secs=$2 try a
+	local -a cmd
+	shift 2
+	for try in 1 2 3 4 5; do
+		PPORT=$(random_port)
+		cmd=()
+		for a in "$@"; do
+			cmd+=("${a//@PORT@/$PPORT}")
+		done
+		bg "$name" "$secs" "${cmd[@]}"
+		wait_tcp "$PPORT" "$name" && return 0
+		kill "$(cat "$T/$name.pid")" 2>/dev/null || true
+		reap "$name"
+	done
+	echo "$name never listened: $(cat "$T/$name.err")" >&2
 	return 1
 }
 

@@ -7,11 +7,11 @@ load helpers
 # A background command that holds no pipe of bats' open.
 QUIET='exec </dev/null 2>/dev/null 3>&-;'
 
-# stay_server PORT: a peer on PORT that keeps its side open for 10 s
+# stay_server: a peer on $port that keeps its side open for 10 s
 # after zcat-net half-closes (nc -l would close at once).
 stay_server() {
-	bg srv 20 sh -c "sleep 10 | socat -t 10 TCP4-LISTEN:$1,bind=127.0.0.1,reuseaddr STDIO"
-	wait_tcp "$1" srv
+	on_port srv 20 sh -c "sleep 10 | socat -t 10 TCP4-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr STDIO"
+	port=$PPORT
 }
 
 @test "--help and --version print to stdout and exit 0" {
@@ -98,9 +98,8 @@ stay_server() {
 
 @test "-w: an idle connection ends with status 1" {
 	local port start
-	port=$(random_port)
-	bg srv 20 sh -c "sleep 10 | nc -l 127.0.0.1 $port"
-	wait_tcp "$port" srv
+	on_port srv 20 sh -c "sleep 10 | nc -l 127.0.0.1 @PORT@"
+	port=$PPORT
 	start=$SECONDS
 	run timeout 10 bash -c "'$ZCAT_NET' -w 1 127.0.0.1 $port < <($QUIET sleep 8)"
 	[ "$status" -eq 1 ]
@@ -111,8 +110,7 @@ stay_server() {
 @test "-q: quit after stdin ends even though the peer stays" {
 	local port start
 	head -c 70000 /dev/urandom > "$T/data"
-	port=$(random_port)
-	OUT=$T/got stay_server "$port"
+	OUT=$T/got stay_server
 	start=$SECONDS
 	run timeout 10 "$ZCAT_NET" -q 1 127.0.0.1 "$port" < "$T/data"
 	[ "$status" -eq 0 ]
@@ -124,16 +122,14 @@ stay_server() {
 
 @test "without -q, zcat-net waits for the peer after its stdin ends" {
 	local port
-	port=$(random_port)
-	stay_server "$port"
+	stay_server
 	run timeout 2 "$ZCAT_NET" 127.0.0.1 "$port" < /dev/null
 	[ "$status" -eq 124 ]
 }
 
 @test "-q 0: quit as soon as stdin ends" {
 	local port start
-	port=$(random_port)
-	stay_server "$port"
+	stay_server
 	start=$SECONDS
 	run timeout 10 sh -c "printf hello | '$ZCAT_NET' -q 0 127.0.0.1 $port"
 	[ "$status" -eq 0 ]
@@ -154,9 +150,8 @@ stay_server() {
 
 @test "stdout closed early: broken pipe is an error" {
 	local port
-	port=$(random_port)
-	bg srv 20 sh -c "head -c 10000000 /dev/zero | nc -l 127.0.0.1 $port"
-	wait_tcp "$port" srv
+	on_port srv 20 sh -c "head -c 10000000 /dev/zero | nc -l 127.0.0.1 @PORT@"
+	port=$PPORT
 	run timeout 10 bash -c "'$ZCAT_NET' -d 127.0.0.1 $port 2>'$T/err' | head -c 1 >/dev/null; exit \${PIPESTATUS[0]}"
 	[ "$status" -eq 1 ]
 	[ "$(cat "$T/err")" = "zcat-net: stdout: Broken pipe" ]

@@ -78,11 +78,8 @@ relay() {
 }
 
 @test "-u relays one way only" {
-	local port
-	port=$(random_port)
-	OUT=$T/got bg sink 20 nc -l 127.0.0.1 "$port"
-	wait_tcp "$port" sink
-	relay rl -u listen:127.0.0.1:0 "127.0.0.1:$port"
+	OUT=$T/got on_port sink 20 nc -l 127.0.0.1 @PORT@
+	relay rl -u listen:127.0.0.1:0 "127.0.0.1:$PPORT"
 	head -c 100000 /dev/urandom > "$T/req"
 	timeout 20 nc -N 127.0.0.1 "$RPORT" < "$T/req" > "$T/back"
 	reap rl
