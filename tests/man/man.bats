@@ -20,7 +20,7 @@ check_options() {
 	local prog=$1 page=$2 help opt
 	help=$("$prog" --help)
 	for opt in $(grep -oE -- '--[a-z][a-z0-9-]*' <<<"$help" | sort -u); do
-		grep -qE "^\.(It )?Fl \\\\?-${opt#--}([^a-z0-9-]|\$)" "$page" ||
+		grep -qE "Fl (\\\\?-|Fl )${opt#--}([^a-z0-9-]|\$)" "$page" ||
 			{ echo "$page: no $opt"; return 1; }
 	done
 	for opt in $(grep -oE -- '(^|[[ ])-[a-zA-Z0-9]' <<<"$help" |
