@@ -988,6 +988,22 @@ round_pipes(struct zc_flow *f)
 	return 0;
 }
 
+/* tee(2) from S into an empty Q of S's size, which has room for the
+ * whole head: EINTR, and EAGAIN when the bytes are known to be in S
+ * (known), are retried a few times rather than ending the flow. */
+static ssize_t
+tee_empty(int spipe, int qfd, size_t max, int known)
+{
+	ssize_t n;
+	int tries = 0;
+
+	do
+		n = tee(spipe, qfd, max, SPLICE_F_NONBLOCK);
+	while (n == -1 && (errno == EINTR ||
+	    (errno == EAGAIN && known && tries++ < 16)));
+	return n;
+}
+
 /* Starts a round: copies the head of S into every Q. Returns 1 when a
  * round started or the flow changed mode, 0 when there is nothing to
  * send yet, -1 when the flow ended. */
@@ -1030,10 +1046,7 @@ round_start(struct zc_flow *f)
 		if (s->dropped || i == f->last)
 			continue;
 		if (first == NULL) {
-			do
-				n = tee(spipe, s->q.wfd, max,
-				    SPLICE_F_NONBLOCK);
-			while (n == -1 && errno == EINTR);
+			n = tee_empty(spipe, s->q.wfd, max, hub);
 			if (n == -1 && errno == EAGAIN && !hub) {
 				f->src.w |= EPOLLIN;
 				return 0;
@@ -1047,9 +1060,7 @@ round_start(struct zc_flow *f)
 				    src_fail(f, -errno);
 			first = s;
 		} else {
-			do
-				m = tee(spipe, s->q.wfd, n, SPLICE_F_NONBLOCK);
-			while (m == -1 && errno == EINTR);
+			m = tee_empty(spipe, s->q.wfd, n, 1);
 			if (m != n)
 				return flow_fail(f, -EIO);
 		}
