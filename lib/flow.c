@@ -184,25 +184,6 @@ fd_ready(int fd, short ev)
 	return p.revents != 0;
 }
 
-/* The kind of fd (ZC_KIND_*), or -errno. */
-static int
-kind_of(int fd)
-{
-	struct stat sb;
-
-	if (fstat(fd, &sb) == -1)
-		return -errno;
-	if (S_ISREG(sb.st_mode))
-		return ZC_KIND_FILE;
-	if (S_ISFIFO(sb.st_mode))
-		return ZC_KIND_PIPE;
-	if (S_ISSOCK(sb.st_mode))
-		return ZC_KIND_SOCKET;
-	if (S_ISCHR(sb.st_mode))
-		return isatty(fd) ? ZC_KIND_TTY : ZC_KIND_CHAR;
-	return ZC_KIND_OTHER;
-}
-
 /* ------------------------------------------------------------------ */
 /* Owned pipes                                                        */
 /* ------------------------------------------------------------------ */
@@ -1351,7 +1332,7 @@ ep_init(struct zc_flow *f, struct ep *e, int fd)
 
 	if (fd < 0)
 		return -EBADF;
-	if ((k = kind_of(fd)) < 0)
+	if ((k = zc_fd_kind(fd)) < 0)
 		return k;
 	if ((fl = fcntl(fd, F_GETFL)) == -1)
 		return -errno;
