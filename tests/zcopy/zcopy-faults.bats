@@ -17,6 +17,8 @@ setup() {
 	S=$BATS_FILE_TMPDIR/s
 	REAL=$ZCOPY
 	ZCOPY=$T/zcopy-strace
+	# LeakSanitizer cannot run under ptrace (the sanitizer build).
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 	printf '#!/bin/sh\nexec strace -f -o /dev/null -e inject="$INJECT" "%s" "$@"\n' \
 	    "$REAL" >"$ZCOPY"
 	chmod +x "$ZCOPY"
