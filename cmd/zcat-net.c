@@ -76,7 +76,7 @@ struct watch {
 	void *arg;
 };
 
-static struct zc_loop *loop;
+static struct zc_loop *volatile loop;
 static struct watch *watches;
 static int nwatches, watches_size;
 static int ticking;
@@ -186,6 +186,23 @@ on_signal(int sig)
 	stopped = 1;
 	if (loop != NULL)
 		zc_loop_stop(loop);
+}
+
+/* Frees the loop so that a late SIGINT or SIGTERM cannot reach it. */
+static void
+free_loop(void)
+{
+	struct zc_loop *l;
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	l = loop;
+	loop = NULL;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	zc_loop_free(l);
 }
 
 /* Text for a socket address: "1.2.3.4:80", "[::1]:80" or a path. */
@@ -1257,7 +1274,7 @@ main(int argc, char *argv[])
 		}
 	}
 	stop_listening();
-	zc_loop_free(loop);
+	free_loop();
 	stdio_nonblock(1);
 	if (target.ai != NULL)
 		freeaddrinfo(target.ai);

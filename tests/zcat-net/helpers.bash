@@ -26,7 +26,7 @@ teardown() {
 bg() {
 	local name=$1 secs=$2
 	shift 2
-	timeout "$secs" "$@" < "${IN:-/dev/null}" > "${OUT:-$T/$name.out}" \
+	timeout -k 5 "$secs" "$@" < "${IN:-/dev/null}" > "${OUT:-$T/$name.out}" \
 	    2> "$T/$name.err" 3>&- &
 	echo $! > "$T/$name.pid"
 }
