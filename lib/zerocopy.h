@@ -82,10 +82,14 @@ ssize_t zc_pipe_resize(struct zc_pipe *p, size_t size);
 /* ------------------------------------------------------------------ */
 
 /*
- * The three movers loop over short counts and EINTR until max bytes have
- * moved or the next call would block, and return the number of bytes
- * moved (> 0), 0 at end of input (nothing moved), -EAGAIN when nothing
- * could move without blocking, or -errno. An error after some bytes have
+ * The movers retry EINTR and go on after short counts while that cannot
+ * block or duplicate: zc_pipe_drain until max bytes have moved or the
+ * next call would block; zc_pipe_fill stops after a short count (a second
+ * splice from a blocking socket could wait with bytes already in p);
+ * zc_pipe_tee makes exactly one successful tee(2), since tee copies from
+ * the head of src and a second call would repeat bytes. They return the
+ * number of bytes moved (> 0), 0 at end of input (nothing moved),
+ * -EAGAIN when nothing could move without blocking, or -errno. An error after some bytes have
  * moved returns the count; the error comes back from the next call.
  *
  * With ZC_MOVE_WAIT they wait instead of returning -EAGAIN, with
