@@ -137,88 +137,55 @@ both_failed(struct xfer *x, int err)
 	return fail(x, guess_side(x, err), err);
 }
 
-static int
-m_copy_file_range(struct xfer *x)
+/* One call of the method m straight from src to dst; returns its result. */
+static ssize_t
+direct_call(struct xfer *x, enum zc_method m)
 {
-	uint64_t moved = 0;
-	ssize_t n;
-	int r;
-
-	while (x->left > 0) {
-		n = copy_file_range(x->src, NULL, x->dst, NULL,
+	switch (m) {
+	case ZC_METHOD_COPY_FILE_RANGE:
+		return copy_file_range(x->src, NULL, x->dst, NULL,
 		    want(x, CFR_CHUNK), 0);
-		if (n > 0) {
-			moved += (size_t)n;
-			x->left -= (size_t)n;
-			deliver(x, ZC_METHOD_COPY_FILE_RANGE, (size_t)n);
-		} else if (n == 0) {
-			return zero(x, moved);
-		} else if (errno == EAGAIN) {
-			if ((r = xwait(x, x->src, x->dst)) < 0)
-				return r;
-		} else if (errno == EBADF && !x->si.wronly && !x->di.rdonly) {
-			return NEXT;	/* O_APPEND and the like */
-		} else if (errno != EINTR) {
-			return both_failed(x, errno);
-		}
+	case ZC_METHOD_SENDFILE:
+		return sendfile(x->dst, x->src, NULL, want(x, SENDFILE_CHUNK));
+	default:
+		return splice(x->src, NULL, x->dst, NULL, want(x, x->chunk), 0);
 	}
-	return DONE;
-}
-
-static int
-m_sendfile(struct xfer *x)
-{
-	uint64_t moved = 0;
-	ssize_t n;
-	int r;
-
-	while (x->left > 0) {
-		n = sendfile(x->dst, x->src, NULL, want(x, SENDFILE_CHUNK));
-		if (n > 0) {
-			moved += (size_t)n;
-			x->left -= (size_t)n;
-			deliver(x, ZC_METHOD_SENDFILE, (size_t)n);
-		} else if (n == 0) {
-			return zero(x, moved);
-		} else if (errno == EAGAIN) {
-			if ((r = xwait(x, x->src, x->dst)) < 0)
-				return r;
-		} else if (errno != EINTR) {
-			return both_failed(x, errno);
-		}
-	}
-	return DONE;
 }
 
 /*
- * One side is a pipe: splice(2) straight from src to dst. The kernel
- * holds the lock of a pipe it splices into while it waits for a blocking
- * socket or terminal to have bytes, which would keep the pipe's reader
- * from the bytes already in it: such a source is polled first.
+ * copy_file_range, sendfile, or splice(2) when one side is a pipe,
+ * straight from src to dst until the end; DONE, NEXT or -errno. The
+ * kernel holds the lock of a pipe it splices into while it waits for a
+ * blocking socket or terminal to have bytes, which would keep the pipe's
+ * reader from the bytes already in it: such a source is polled first.
  */
 static int
-m_splice(struct xfer *x)
+m_direct(struct xfer *x, enum zc_method m)
 {
 	uint64_t moved = 0;
 	ssize_t n;
 	int r;
-	bool poll_src = x->di.kind == ZC_KIND_PIPE && !x->si.nonblock &&
+	bool poll_src = m == ZC_METHOD_SPLICE &&
+	    x->di.kind == ZC_KIND_PIPE && !x->si.nonblock &&
 	    (x->si.kind == ZC_KIND_SOCKET || x->si.kind == ZC_KIND_TTY ||
 	    x->si.kind == ZC_KIND_CHAR);
 
 	while (x->left > 0) {
 		if (poll_src && (r = xwait(x, x->src, -1)) < 0)
 			return r;
-		n = splice(x->src, NULL, x->dst, NULL, want(x, x->chunk), 0);
+		n = direct_call(x, m);
 		if (n > 0) {
 			moved += (size_t)n;
 			x->left -= (size_t)n;
-			deliver(x, ZC_METHOD_SPLICE, (size_t)n);
+			deliver(x, m, (size_t)n);
 		} else if (n == 0) {
 			return zero(x, moved);
 		} else if (errno == EAGAIN) {
 			if ((r = xwait(x, x->src, x->dst)) < 0)
 				return r;
+		} else if (m == ZC_METHOD_COPY_FILE_RANGE && errno == EBADF &&
+		    !x->si.wronly && !x->di.rdonly) {
+			return NEXT;	/* O_APPEND and the like */
 		} else if (errno != EINTR) {
 			return both_failed(x, errno);
 		}
@@ -468,13 +435,9 @@ zc_transfer(int dst, int src, uint64_t limit,
 	for (i = 0; i < n && r == NEXT; i++) {
 		switch (plan[i]) {
 		case ZC_METHOD_COPY_FILE_RANGE:
-			r = m_copy_file_range(&x);
-			break;
 		case ZC_METHOD_SENDFILE:
-			r = m_sendfile(&x);
-			break;
 		case ZC_METHOD_SPLICE:
-			r = m_splice(&x);
+			r = m_direct(&x, plan[i]);
 			break;
 		case ZC_METHOD_SPLICE_PIPE:
 			r = m_splice_pipe(&x);
