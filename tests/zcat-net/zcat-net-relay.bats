@@ -4,24 +4,6 @@
 
 load helpers
 
-# echo_server NAME [after-eof]: starts zcn-peer's echo server; sets EPORT.
-echo_server() {
-	bg "$1" 120 "$PEER" echo "$T/$1.port" ${2:+"$2"}
-	wait_file "$T/$1.port"
-	EPORT=$(cat "$T/$1.port")
-}
-
-# relay NAME ARGS...: starts "zcat-net -v ARGS" in the background; sets
-# RPORT when it listens on TCP.
-relay() {
-	local name=$1
-	shift
-	bg "$name" 120 "$ZCAT_NET" -v "$@"
-	zlistening "$name"
-	RPORT=$(sed -n 's/.*: listening on .*:\([0-9][0-9]*\)$/\1/p' \
-	    "$T/$name.err" | head -n 1)
-}
-
 @test "half-close: a request, then the whole response, through a relay" {
 	echo_server srv after-eof
 	relay rl listen:127.0.0.1:0 "127.0.0.1:$EPORT"
