@@ -6,7 +6,6 @@
 #include "tutil.h"
 
 enum { K_PIPE, K_QUIT, K_FILE, K_TCPQUIT };
-enum { SRC_PIPE, SRC_FILE, SRC_SOCK };
 
 struct res {
 	int done_calls;
@@ -59,33 +58,12 @@ run(int srck, const int *kinds, int n, int answer, int want_err,
 	struct zc_loop *loop;
 	struct zc_flow *f;
 	pid_t pids[16], wpid = -1;
-	char paths[16][300], path[300];
-	int fds[16], p[2], base, src, fd, i, r, quits = 0;
+	char paths[16][300];
+	int fds[16], p[2], base, src, i, r, quits = 0;
 	int before = failures;
 
 	base = fd_count();
-	switch (srck) {
-	case SRC_PIPE:
-		if (pipe2(p, O_CLOEXEC) == -1)
-			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0, 0);
-		src = p[0];
-		break;
-	case SRC_FILE:
-		snprintf(path, sizeof(path), "%s/src", tmpdir);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd == -1 || write_stream(fd, seed, size, 0, 0) == -1)
-			exit(1);
-		close(fd);
-		src = open(path, O_RDONLY | O_CLOEXEC);
-		break;
-	default:
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
-			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0, 0);
-		src = p[0];
-		break;
-	}
+	src = open_source(srck, tmpdir, seed, size, &wpid);
 	loop = zc_loop_new();
 	f = zc_flow_new(loop, src, &o);
 	if (loop == NULL || f == NULL)

@@ -7,7 +7,6 @@
 #include "tutil.h"
 
 enum { K_PIPE, K_SLOW, K_FILE, K_APPEND, K_SOCKPAIR, K_TCP, K_NKINDS };
-enum { SRC_PIPE, SRC_FILE, SRC_SOCK, SRC_TCP, SRC_NKINDS };
 
 static const char *knames[] = {
 	"pipe", "slow", "file", "append", "socketpair", "tcp"
@@ -42,42 +41,14 @@ run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
 	struct zc_flow *f;
 	struct snk sk[16];
 	uint64_t seed = seedno++;
-	char path[300];
 	pid_t wpid = -1;
-	int base, src, r, i, p[2], fd;
+	int base, src, r, i, p[2];
 	int before = failures;
 	double t0;
 
 	t0 = now_s();
 	base = fd_count();
-	switch (srck) {
-	case SRC_PIPE:
-		if (pipe2(p, O_CLOEXEC) == -1)
-			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0, 0);
-		src = p[0];
-		break;
-	case SRC_FILE:
-		snprintf(path, sizeof(path), "%s/src", tmpdir);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd == -1 || write_stream(fd, seed, size, 0, 0) == -1)
-			exit(1);
-		close(fd);
-		src = open(path, O_RDONLY | O_CLOEXEC);
-		break;
-	case SRC_SOCK:
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
-			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0, 0);
-		src = p[0];
-		break;
-	default:
-		if (tcp_pair(&p[0], &p[1]) == -1)
-			exit(1);
-		wpid = spawn_writer(p[1], seed, size, 0, 0);
-		src = p[0];
-		break;
-	}
+	src = open_source(srck, tmpdir, seed, size, &wpid);
 	if ((loop = zc_loop_new()) == NULL)
 		exit(1);
 	if ((f = zc_flow_new(loop, src, &o)) == NULL)

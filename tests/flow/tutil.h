@@ -282,6 +282,47 @@ tcp_pair(int *a, int *b)
 	return tcp_pair_buf(a, b, 0);
 }
 
+/* Source kinds the flow tests read from. */
+enum { SRC_PIPE, SRC_FILE, SRC_SOCK, SRC_TCP, SRC_NKINDS };
+
+/* Opens a source of kind srck that yields stream seed of size bytes: a
+ * file written under dir, or a pipe, socketpair or TCP connection fed
+ * by a forked writer (*wpid, else -1). Returns the fd; exits on failure. */
+static inline int
+open_source(int srck, const char *dir, uint64_t seed, uint64_t size,
+    pid_t *wpid)
+{
+	char path[300];
+	int p[2], fd;
+
+	*wpid = -1;
+	switch (srck) {
+	case SRC_FILE:
+		snprintf(path, sizeof(path), "%s/src", dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd == -1 || write_stream(fd, seed, size, 0, 0) == -1)
+			exit(1);
+		close(fd);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			exit(1);
+		return fd;
+	case SRC_PIPE:
+		if (pipe2(p, O_CLOEXEC) == -1)
+			exit(1);
+		break;
+	case SRC_SOCK:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
+			exit(1);
+		break;
+	default:
+		if (tcp_pair(&p[0], &p[1]) == -1)
+			exit(1);
+		break;
+	}
+	*wpid = spawn_writer(p[1], seed, size, 0, 0);
+	return p[0];
+}
+
 /* Checks that file path holds exactly stream seed of size bytes. */
 static inline int
 check_file(const char *path, uint64_t seed, uint64_t size)
