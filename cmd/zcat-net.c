@@ -47,7 +47,8 @@ struct dir {
 	struct zc_flow *flow;
 	int running;
 	int sink_err;
-	struct zc_stats st;
+	struct zc_stats st;	/* the sink's: bytes delivered */
+	struct zc_stats in;	/* the source's */
 };
 
 struct conn {
@@ -82,7 +83,7 @@ static int nwatches, watches_size;
 static int ticking;
 static int stdio_fl[2] = { -1, -1 };	/* flags to restore on 0 and 1 */
 
-static int dflag, kflag, uflag, vflag, nosplice;
+static int dflag, kflag, uflag, vflag, nosplice, splicetcp;
 static int qsecs = -1, wsecs;
 static int maxconns;
 static unsigned oflags;		/* ZC_OPEN_IPV4, ZC_OPEN_IPV6 */
@@ -119,16 +120,17 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "no-splice", no_argument, NULL, 'S' },
 	{ "one-way", no_argument, NULL, 'u' },
+	{ "splice-tcp", no_argument, NULL, 'T' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char synopsis[] =
-    "usage: %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice]"
+    "usage: %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp]"
     " host port\n"
-    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice]"
+    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp]"
     " -l [host] port\n"
-    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice]"
+    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp]"
     " [-l] spec [spec_b]\n";
 
 static void
@@ -162,6 +164,8 @@ help(void)
 "  -v              connection lines and a byte summary on standard error\n"
 "  -w secs         connect timeout, and quit a connection idle this long\n"
 "      --no-splice read/write only\n"
+"      --splice-tcp splice into TCP sockets too (slower on Linux 6.5 and\n"
+"                  later; by default they are written with write(2))\n"
 "  -h, --help      this help\n"
 "      --version   the version\n"
 "\n"
@@ -395,23 +399,41 @@ end_finish(struct end *e, int keep_stdout)
 static void
 dir_stats(struct dir *d, struct zc_stats *st)
 {
-	if (d->flow != NULL)
+	if (d->flow != NULL) {
 		zc_flow_sink_stats(d->flow, 0, &d->st);
+		zc_flow_stats(d->flow, &d->in);
+	}
 	*st = d->st;
 }
 
+/* " (METHODS)", or " (METHODS in, METHODS out)" when the source and
+ * the sink moved their bytes differently; "" when nothing moved. */
 static void
-methods_text(const struct zc_stats *st, char *buf, size_t size)
+methods_text(const struct zc_stats *in, const struct zc_stats *out,
+    char *buf, size_t size)
 {
+	const struct zc_stats *st[2] = { in, out };
 	size_t n = 0;
-	int m;
+	int m, i, same = 1;
 
 	buf[0] = '\0';
-	for (m = 0; m < ZC_METHOD_COUNT && n < size; m++) {
-		if (st->by_method[m] == 0)
-			continue;
-		n += snprintf(buf + n, size - n, "%s%s", n ? ", " : " (",
-		    zc_method_name(m));
+	if (in->bytes == 0)
+		st[0] = out;
+	else if (out->bytes == 0)
+		st[1] = in;
+	for (m = 0; m < ZC_METHOD_COUNT; m++)
+		if ((st[0]->by_method[m] == 0) != (st[1]->by_method[m] == 0))
+			same = 0;
+	for (i = same; i < 2; i++) {
+		for (m = 0; m < ZC_METHOD_COUNT && n < size; m++) {
+			if (st[i]->by_method[m] == 0)
+				continue;
+			n += snprintf(buf + n, size - n, "%s%s",
+			    n == 0 ? " (" : buf[n - 1] == ' ' ? "" : "+",
+			    zc_method_name(m));
+		}
+		if (!same && n > 0 && n < size)
+			n += snprintf(buf + n, size - n, i ? " out" : " in, ");
 	}
 	if (n > 0 && n < size)
 		snprintf(buf + n, size - n, ")");
@@ -428,7 +450,7 @@ summary(struct conn *c)
 
 	for (i = 0; i < 2; i++) {
 		dir_stats(&c->d[i], &st[i]);
-		methods_text(&st[i], m[i], sizeof(m[i]));
+		methods_text(&c->d[i].in, &st[i], m[i], sizeof(m[i]));
 	}
 	if (c->e[0].stdio || c->e[1].stdio) {
 		net = c->e[0].stdio ? 1 : 0;
@@ -506,6 +528,7 @@ on_done(struct zc_flow *f, int err, void *arg)
 	int r;
 
 	zc_flow_sink_stats(f, 0, &d->st);
+	zc_flow_stats(f, &d->in);
 	zc_flow_free(f);
 	d->flow = NULL;
 	d->running = 0;
@@ -582,6 +605,8 @@ conn_start(struct conn *c)
 		}
 		memset(&o, 0, sizeof(o));
 		o.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
+		if (splicetcp)
+			o.flags |= ZC_FLOW_SPLICE_TCP;
 		o.limit = ZC_NO_LIMIT;
 		o.on_done = on_done;
 		o.on_sink_error = on_sink_error;
@@ -1171,6 +1196,9 @@ main(int argc, char *argv[])
 		case 'S':
 			nosplice = 1;
 			break;
+		case 'T':
+			splicetcp = 1;
+			break;
 		case 'U':
 			Uflag = 1;
 			break;
@@ -1193,6 +1221,8 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
+	if (nosplice && splicetcp)
+		errx(1, "--no-splice and --splice-tcp cannot go together");
 	argc -= optind;
 	argv += optind;
 

@@ -14,6 +14,7 @@
  * goes on with read/write through a bounce buffer; the rest stay spliced.
  */
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -32,8 +34,9 @@
 
 #define POOL_MAX	64		/* spare pipes kept by a loop */
 #define POOL_BYTES	(16u << 20)	/* and their capacity at most */
-#define BOUNCE_SIZE	(64 * 1024)	/* per-hop read/write fallback */
-#define RW_SIZE		(128 * 1024)	/* ZC_FLOW_NO_SPLICE buffer */
+#define BUF_SMALL	(64 * 1024)	/* read/write buffers: the usual size */
+#define BUF_BIG		(1024 * 1024)	/* while the loop's budget lasts */
+#define BUF_BUDGET	(32u << 20)	/* for all of a loop's big buffers */
 #define STEP_BUDGET	64		/* hops per flow before others run */
 #define CHUNK_MAX	((size_t)1 << 30)
 #define MAX_EVENTS	64
@@ -90,7 +93,7 @@ struct ep {
 	struct user u;
 	struct zc_stats st;
 	char *buf;		/* bounce buffer: taken, not yet passed on */
-	size_t boff, blen;
+	size_t bsize, boff, blen;
 };
 
 struct sink {
@@ -126,7 +129,7 @@ struct zc_flow {
 	size_t qsize;		/* M_ROUND: size of every Q (all equal) */
 	uint64_t taken;		/* bytes taken in from the source */
 	char *buf;		/* M_RW */
-	size_t blen;
+	size_t bsize, blen;
 	int64_t last_move;
 	int adaptive;
 	unsigned nsample;
@@ -159,6 +162,7 @@ struct zc_loop {
 	struct zc_pipe pool[POOL_MAX];
 	int npool;
 	size_t poolbytes;
+	size_t bigbytes;	/* BUF_BIG buffers handed out */
 };
 
 static int flow_fail(struct zc_flow *, int);
@@ -431,6 +435,37 @@ flow_unready(struct zc_flow *f)
 	f->rq = NULL;
 }
 
+/* A read/write buffer: BUF_BIG while the loop's budget lasts (large
+ * moves cost fewer system calls), else BUF_SMALL. 0 or -ENOMEM. */
+static int
+buf_get(struct zc_loop *l, char **buf, size_t *size)
+{
+	size_t want = BUF_SMALL;
+
+	if (*buf != NULL)
+		return 0;
+	if (l->bigbytes + BUF_BIG <= BUF_BUDGET)
+		want = BUF_BIG;
+	if ((*buf = malloc(want)) == NULL)
+		return -ENOMEM;
+	*size = want;
+	if (want == BUF_BIG)
+		l->bigbytes += BUF_BIG;
+	return 0;
+}
+
+static void
+buf_put(struct zc_loop *l, char **buf, size_t *size)
+{
+	if (*buf == NULL)
+		return;
+	if (*size == BUF_BIG)
+		l->bigbytes -= BUF_BIG;
+	free(*buf);
+	*buf = NULL;
+	*size = 0;
+}
+
 static void
 account(struct zc_flow *f, struct zc_stats *st, int method, size_t n)
 {
@@ -440,7 +475,7 @@ account(struct zc_flow *f, struct zc_stats *st, int method, size_t n)
 	f->loop->active = f->loop->now;
 }
 
-/* Releases the pipes and buffers a flow no longer needs. */
+/* Releases the pipes and buffers of a flow that has ended. */
 static void
 flow_drop_pipes(struct zc_flow *f)
 {
@@ -448,9 +483,12 @@ flow_drop_pipes(struct zc_flow *f)
 	int i;
 
 	pipe_put(f->loop, &f->h);
+	buf_put(f->loop, &f->buf, &f->bsize);
+	buf_put(f->loop, &f->src.buf, &f->src.bsize);
 	for (i = 0; i < f->nsinks; i++) {
 		s = f->sinks[i];
 		pipe_put(f->loop, &s->q);
+		buf_put(f->loop, &s->e.buf, &s->e.bsize);
 	}
 }
 
@@ -505,8 +543,7 @@ sink_drop(struct zc_flow *f, struct sink *s)
 		f->discard += s->owed;
 		s->owed = 0;
 	}
-	free(s->e.buf);
-	s->e.buf = NULL;
+	buf_put(f->loop, &s->e.buf, &s->e.bsize);
 	s->e.boff = s->e.blen = 0;
 	pipe_put(f->loop, &s->q);
 	if (f->nlive == 0)
@@ -566,11 +603,9 @@ want_either(struct ep *in, struct ep *out)
 }
 
 static int
-bounce_alloc(struct ep *e)
+bounce_alloc(struct zc_loop *l, struct ep *e)
 {
-	if (e->buf == NULL && (e->buf = malloc(BOUNCE_SIZE)) == NULL)
-		return -ENOMEM;
-	return 0;
+	return buf_get(l, &e->buf, &e->bsize);
 }
 
 /* Whether splice may touch e without blocking: a blocking pipe is
@@ -699,16 +734,16 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 		}
 		if (owed == 0)
 			return prog;
-		if (bounce_alloc(&s->e) < 0)
+		if (bounce_alloc(f->loop, &s->e) < 0)
 			return flow_fail(f, -ENOMEM);
 		if (known) {
 			do
-				n = read(rfd, s->e.buf, MIN(owed, BOUNCE_SIZE));
+				n = read(rfd, s->e.buf, MIN(owed, s->e.bsize));
 			while (n == -1 && errno == EINTR);
 			if (n <= 0)
 				return flow_fail(f, n == 0 ? -EIO : -errno);
 		} else {
-			n = ep_read(&f->src, s->e.buf, MIN(owed, BOUNCE_SIZE));
+			n = ep_read(&f->src, s->e.buf, MIN(owed, s->e.bsize));
 			if (n == -EAGAIN)
 				return prog;
 			if (n < 0)
@@ -786,10 +821,10 @@ src_fill(struct zc_flow *f)
 		}
 		if (src_end(f) || room == 0)
 			return 0;
-		if (bounce_alloc(e) < 0)
+		if (bounce_alloc(f->loop, e) < 0)
 			return flow_fail(f, -ENOMEM);
 		n = ep_read(e, e->buf,
-		    MIN(MIN(room, BOUNCE_SIZE), f->limit - f->taken));
+		    MIN(MIN(room, e->bsize), f->limit - f->taken));
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -920,8 +955,7 @@ step_hub(struct zc_flow *f)
 		if (src_end(f))
 			return flow_done(f, 0);
 		if (f->adapt_to == M_RW) {
-			if (f->buf == NULL &&
-			    (f->buf = malloc(RW_SIZE)) == NULL)
+			if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
 				return flow_fail(f, -ENOMEM);
 			pipe_put(f->loop, &f->h);
 			f->mode = M_RW;
@@ -1173,7 +1207,7 @@ step_rw(struct zc_flow *f)
 		f->mode = M_HUB;
 		return 1;
 	}
-	n = ep_read(&f->src, f->buf, MIN(RW_SIZE, f->limit - f->taken));
+	n = ep_read(&f->src, f->buf, MIN(f->bsize, f->limit - f->taken));
 	if (n == -EAGAIN)
 		return prog;
 	if (n < 0)
@@ -1197,7 +1231,25 @@ step_rw(struct zc_flow *f)
 	return 1;
 }
 
-/* Chooses the flow's mode once its sinks are known; returns 0 or -1. */
+/* Whether fd is a TCP socket. */
+static int
+is_tcp(int fd)
+{
+	int proto;
+	socklen_t len = sizeof(proto);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+	    proto == IPPROTO_TCP;
+}
+
+/*
+ * Chooses the flow's mode once its sinks are known; returns 0 or -1.
+ * A TCP sink is written with write(2) from a buffer read out of the
+ * pipe (copy-out) unless ZC_FLOW_SPLICE_TCP: since Linux 6.5, splice
+ * into TCP (MSG_SPLICE_PAGES) costs more than that copy, measured at
+ * 0.6x on loopback for a relay (bench/run net, zcat-net --splice-tcp).
+ * Bytes still come in by splice; other sinks are spliced as before.
+ */
 static int
 flow_setup(struct zc_flow *f)
 {
@@ -1208,8 +1260,13 @@ flow_setup(struct zc_flow *f)
 		return flow_fail(f, -EINVAL);
 	f->psize = f->o.pipe_size ? f->o.pipe_size : zc_pipe_max_size();
 	f->qsize = f->psize;
+	for (r = 0; r < f->nsinks; r++) {
+		s = f->sinks[r];
+		s->e.rw = s->e.kind == ZC_KIND_SOCKET && is_tcp(s->e.fd) &&
+		    !(f->o.flags & ZC_FLOW_SPLICE_TCP);
+	}
 	if (f->o.flags & ZC_FLOW_NO_SPLICE) {
-		if ((f->buf = malloc(RW_SIZE)) == NULL)
+		if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
 			return flow_fail(f, -ENOMEM);
 		f->mode = M_RW;
 		return 0;

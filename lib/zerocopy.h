@@ -309,6 +309,8 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 
 #define ZC_FLOW_NO_SPLICE 0x1u	/* read/write only */
 #define ZC_FLOW_CLOSE 0x2u	/* close the source and sinks when freed */
+#define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into TCP sinks too (default:
+				   read the pipe and write(2), faster) */
 
 struct zc_flow_opts {
 	unsigned flags;		/* ZC_FLOW_* */

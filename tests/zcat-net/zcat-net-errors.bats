@@ -17,7 +17,7 @@ stay_server() {
 @test "--help and --version print to stdout and exit 0" {
 	run "$ZCAT_NET" --help
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "usage: zcat-net [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice] host port" ]
+	[ "${lines[0]}" = "usage: zcat-net [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp] host port" ]
 	[[ "$output" == *"-l [host] port"* ]]
 	[[ "$output" == *"--one-way"* ]]
 	run "$ZCAT_NET" --version
@@ -42,6 +42,9 @@ stay_server() {
 	run "$ZCAT_NET" -m 3 -l 0
 	[ "$status" -eq 1 ]
 	[ "$output" = "zcat-net: -m needs -k" ]
+	run "$ZCAT_NET" --no-splice --splice-tcp 127.0.0.1 1
+	[ "$status" -eq 1 ]
+	[ "$output" = "zcat-net: --no-splice and --splice-tcp cannot go together" ]
 }
 
 @test "a malformed spec: one line naming it" {

@@ -15,8 +15,21 @@ load helpers
 	reap rl
 	[ "$(rc_of rl)" -eq 0 ]
 	grep -q "1048577 bytes to spec '127.0.0.1:$EPORT'.*, 1048577 bytes back" "$T/rl.err"
-	# Socket to socket goes through the relay's own pipes, both ways.
-	grep -q "(splice-pipe), 1048577 bytes back (splice-pipe)" "$T/rl.err"
+	# Socket to socket: spliced into the relay's own pipes, both ways;
+	# written to TCP from a buffer (faster than splicing into TCP).
+	grep -q "(splice-pipe in, read-write out), 1048577 bytes back (splice-pipe in, read-write out)" "$T/rl.err"
+}
+
+@test "--splice-tcp: spliced in and out, the same bytes" {
+	echo_server srv after-eof
+	relay rl --splice-tcp listen:127.0.0.1:0 "127.0.0.1:$EPORT"
+	head -c 1048577 /dev/urandom > "$T/req"
+	run timeout 20 sh -c "'$ZCAT_NET' --splice-tcp 127.0.0.1 $RPORT < '$T/req' > '$T/resp'"
+	[ "$status" -eq 0 ]
+	cmp "$T/req" "$T/resp"
+	reap rl
+	[ "$(rc_of rl)" -eq 0 ]
+	grep -q "1048577 bytes to .* (splice-pipe), 1048577 bytes back (splice-pipe)" "$T/rl.err"
 }
 
 @test "--no-splice: the same bytes by read/write" {
@@ -52,6 +65,8 @@ load helpers
 	cmp "$T/req" "$T/resp"
 	timeout 20 "$ZCAT_NET" -U "$T/s" < "$T/req" > "$T/resp2"
 	cmp "$T/req" "$T/resp2"
+	# Into TCP from a buffer; into the unix socket by splice.
+	[ "$(grep -c "2000000 bytes to .* (splice-pipe in, read-write out), 2000000 bytes back (splice-pipe)" "$T/rl.err")" -eq 2 ]
 	# The socket file goes away with the relay.
 	kill "$(cat "$T/rl.pid")"
 	reap rl
