@@ -82,10 +82,17 @@ duplex(int tcp, uint64_t s1, uint64_t s2, unsigned flags)
 	    hb.done_err)
 		FAIL("on_done: %d/%d %d/%d", ha.done_calls, ha.done_err,
 		    hb.done_calls, hb.done_err);
+	/* a's sink is TCP when tcp: written from a buffer unless
+	 * ZC_FLOW_SPLICE_TCP; b's sink is a unix socket: spliced. */
 	zc_flow_sink_stats(a, 0, &st);
 	CHECK(st.bytes == s1 && stats_exact(&st));
+	if (s1 > 0 && !(flags & ZC_FLOW_NO_SPLICE))
+		CHECK(st.by_method[tcp && !(flags & ZC_FLOW_SPLICE_TCP) ?
+		    ZC_METHOD_READ_WRITE : ZC_METHOD_SPLICE_PIPE] > 0);
 	zc_flow_sink_stats(b, 0, &st);
 	CHECK(st.bytes == s2 && stats_exact(&st));
+	if (s2 > 0 && !(flags & ZC_FLOW_NO_SPLICE))
+		CHECK(st.by_method[ZC_METHOD_SPLICE_PIPE] > 0);
 	/* The sockets are blocking again once the flows are gone. */
 	zc_flow_free(a);
 	CHECK(fcntl(lp[0], F_GETFL) & O_NONBLOCK);	/* b still uses them */
@@ -226,15 +233,18 @@ adaptive(void)
 	many_done = many_bad = 0;
 	CHECK(zc_loop_run(loop, 30000) == 0);
 	CHECK(many_done == 1 && many_bad == 0);
+	/* The TCP sink is written from a buffer all along. */
 	zc_flow_sink_stats(f, 0, &st);
+	CHECK(st.bytes == small + large && stats_exact(&st));
+	CHECK(st.by_method[ZC_METHOD_READ_WRITE] == st.bytes);
+	/* The source is read while the pieces are small, spliced after. */
+	zc_flow_stats(f, &st);
 	CHECK(st.bytes == small + large && stats_exact(&st));
 	if (st.by_method[ZC_METHOD_READ_WRITE] == 0 ||
 	    st.by_method[ZC_METHOD_SPLICE_PIPE] < large / 2)
 		FAIL("adaptive: %llu bytes by read/write, %llu spliced",
 		    (unsigned long long)st.by_method[ZC_METHOD_READ_WRITE],
 		    (unsigned long long)st.by_method[ZC_METHOD_SPLICE_PIPE]);
-	zc_flow_stats(f, &st);
-	CHECK(st.bytes == small + large && stats_exact(&st));
 	zc_loop_free(loop);
 	close(p[0]);
 	close(q[0]);
@@ -253,6 +263,7 @@ main(void)
 	duplex(1, 8 << 20, 8 << 20, 0);
 	duplex(0, 8 << 20, 3 << 20, 0);
 	duplex(1, 3 << 20, 1 << 20, ZC_FLOW_NO_SPLICE);
+	duplex(1, 8 << 20, 3 << 20, ZC_FLOW_SPLICE_TCP);
 	many();
 	adaptive();
 	if (failures)
