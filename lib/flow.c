@@ -14,7 +14,6 @@
  * goes on with read/write through a bounce buffer; the rest stay spliced.
  */
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -22,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zerocopy.h"
+#include "internal.h"
 
 #define POOL_MAX	64		/* spare pipes kept by a loop */
 #define POOL_BYTES	(16u << 20)	/* and their capacity at most */
@@ -1231,17 +1229,6 @@ step_rw(struct zc_flow *f)
 	return 1;
 }
 
-/* Whether fd is a TCP socket. */
-static int
-is_tcp(int fd)
-{
-	int proto;
-	socklen_t len = sizeof(proto);
-
-	return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
-	    proto == IPPROTO_TCP;
-}
-
 /*
  * Chooses the flow's mode once its sinks are known; returns 0 or -1.
  * A TCP sink is written with write(2) from a buffer read out of the
@@ -1262,7 +1249,7 @@ flow_setup(struct zc_flow *f)
 	f->qsize = f->psize;
 	for (r = 0; r < f->nsinks; r++) {
 		s = f->sinks[r];
-		s->e.rw = s->e.kind == ZC_KIND_SOCKET && is_tcp(s->e.fd) &&
+		s->e.rw = s->e.kind == ZC_KIND_SOCKET && zc__is_tcp(s->e.fd) &&
 		    !(f->o.flags & ZC_FLOW_SPLICE_TCP);
 	}
 	if (f->o.flags & ZC_FLOW_NO_SPLICE) {

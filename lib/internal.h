@@ -17,7 +17,11 @@ struct zc__fdinfo {
 	bool nonblock;		/* O_NONBLOCK */
 	bool rdonly;		/* O_RDONLY: cannot be written */
 	bool wronly;		/* O_WRONLY: cannot be read */
+	bool tcp;		/* a TCP socket */
 };
+
+/* Whether fd is a TCP socket. */
+bool zc__is_tcp(int fd);
 
 /* Fills fi for fd (one fstat and one F_GETFL); returns 0 or -errno. */
 int zc__classify(int fd, struct zc__fdinfo *fi);

@@ -154,6 +154,8 @@ struct zc_stats {
 
 #define ZC_XFER_NO_SPLICE 0x1u	/* read/write only */
 #define ZC_XFER_NO_GROW 0x2u	/* leave the caller's pipes' sizes alone */
+#define ZC_XFER_SPLICE_TCP 0x4u	/* splice from a pipe or socket into TCP too
+				   (default: read/write, faster) */
 
 struct zc_transfer_opts {
 	unsigned flags;		/* ZC_XFER_* */

@@ -242,6 +242,8 @@ expected_method(enum kind s, enum kind d)
 		return ZC_METHOD_COPY_FILE_RANGE;
 	if (s == K_FILE)
 		return ZC_METHOD_SENDFILE;
+	if (d == K_TCP)
+		return ZC_METHOD_READ_WRITE;	/* faster than splice */
 	if (s == K_PIPE || d == K_PIPE)
 		return ZC_METHOD_SPLICE;
 	return ZC_METHOD_SPLICE_PIPE;
@@ -462,9 +464,10 @@ test_options(void)
 	TCHECK(got == 100001 && st.by_method[ZC_METHOD_READ_WRITE] == 100001);
 	TCHECK(r.count == 100001 && r.hash == pattern_hash(100001, 12));
 
-	CASE("%s", "4 KiB owned pipe");
+	CASE("%s", "4 KiB owned pipe, spliced into TCP when asked");
 	memset(&o, 0, sizeof(o));
 	o.pipe_size = 4096;
+	o.flags = ZC_XFER_SPLICE_TCP;
 	make_src(&src, K_UNIX, 100001, 13, 0, 0);
 	make_dst(&dst, K_TCP, 0);
 	got = zc_transfer(dst.fd, src.fd, ZC_NO_LIMIT, &o, &st);
@@ -472,6 +475,17 @@ test_options(void)
 	end_src(&src);
 	TCHECK(got == 100001 && st.by_method[ZC_METHOD_SPLICE_PIPE] == 100001);
 	TCHECK(r.count == 100001 && r.hash == pattern_hash(100001, 13));
+
+	CASE("%s", "pipe into TCP spliced when asked");
+	memset(&o, 0, sizeof(o));
+	o.flags = ZC_XFER_SPLICE_TCP;
+	make_src(&src, K_PIPE, 100001, 15, 0, 0);
+	make_dst(&dst, K_TCP, 0);
+	got = zc_transfer(dst.fd, src.fd, ZC_NO_LIMIT, &o, &st);
+	r = end_dst(&dst);
+	end_src(&src);
+	TCHECK(got == 100001 && st.by_method[ZC_METHOD_SPLICE] == 100001);
+	TCHECK(r.count == 100001 && r.hash == pattern_hash(100001, 15));
 
 	CASE("%s", "pipes grown, or not");
 	memset(&o, 0, sizeof(o));

@@ -3,6 +3,10 @@
  * sockets, each half-closed by the caller's on_done with shutdown; and
  * 50 single-sink socket -> socket flows at once in one loop.
  */
+#include <sys/ioctl.h>
+
+#include <linux/sockios.h>
+
 #include "tutil.h"
 
 struct half {
@@ -179,14 +183,16 @@ many(void)
 		FAIL("%d descriptors open, %d before", r, base);
 }
 
-/* Writes stream seed in two phases: small pieces with pauses, then
- * large ones at full speed; shuts down. */
+/* Writes stream seed in two phases: small pieces, each once the last
+ * was read (so that a busy machine cannot merge them), then large ones
+ * at full speed; shuts down. */
 static pid_t
 spawn_phases(int fd, uint64_t seed, uint64_t small, uint64_t large)
 {
 	unsigned char buf[65536];
 	uint64_t off = 0;
 	size_t n;
+	int queued;
 	pid_t pid;
 
 	if ((pid = fork()) != 0) {
@@ -203,8 +209,9 @@ spawn_phases(int fd, uint64_t seed, uint64_t small, uint64_t large)
 		if (write(fd, buf, n) != (ssize_t)n)
 			_exit(1);
 		off += n;
-		if (off < small)
-			usleep(100);
+		while (off <= small && ioctl(fd, SIOCOUTQ, &queued) == 0 &&
+		    queued > 0)
+			usleep(50);
 	}
 	_exit(0);
 }
