@@ -422,7 +422,7 @@ test_tty(void)
 	struct zc_loop *loop;
 	struct zc_flow *f;
 	struct zc_stats st;
-	int m, s, p[2], q[2], base = fd_count();
+	int m, s, keep, p[2], q[2], base = fd_count();
 	pid_t w, c, k;
 
 	/* pipe -> terminal and pipe */
@@ -450,9 +450,11 @@ test_tty(void)
 	CHECK(reap(c) == 0);
 	CHECK(reap(k) == 0);
 
-	/* terminal -> pipe, ended by the limit */
+	/* terminal -> pipe, ended by the limit. The master stays open here
+	 * until the end: its last close hangs the terminal up, and the
+	 * kernel drops what the reader has not read yet. */
 	open_pty(&m, &s);
-	if (pipe2(p, O_CLOEXEC))
+	if (pipe2(p, O_CLOEXEC) || (keep = dup(m)) == -1)
 		exit(1);
 	w = spawn_writer(m, 32, 100000, 1000, 200);
 	c = spawn_exact(p[0], 32, 100000);
@@ -471,6 +473,7 @@ test_tty(void)
 	close(p[1]);
 	CHECK(reap(c) == 0);
 	close(s);
+	close(keep);
 	CHECK(reap(w) == 0);
 	CHECK(fd_count() == base);
 }
