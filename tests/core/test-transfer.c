@@ -441,6 +441,32 @@ test_append(void)
 	}
 }
 
+/* 100001 bytes from a source of kind sk to a sink of kind dk with the
+ * options given: all of them by method m, byte-exact. */
+static void
+opt_case(const char *what, unsigned flags, size_t pipe_size,
+    size_t buf_size, enum kind sk, enum kind dk, enum zc_method m,
+    unsigned seed)
+{
+	struct zc_transfer_opts o = { 0 };
+	struct zc_stats st;
+	struct end src, dst;
+	struct result r;
+	int64_t got;
+
+	CASE("%s", what);
+	o.flags = flags;
+	o.pipe_size = pipe_size;
+	o.buf_size = buf_size;
+	make_src(&src, sk, 100001, seed, 0, 0);
+	make_dst(&dst, dk, 0);
+	got = zc_transfer(dst.fd, src.fd, ZC_NO_LIMIT, &o, &st);
+	r = end_dst(&dst);
+	end_src(&src);
+	TCHECK(got == 100001 && st.by_method[m] == 100001);
+	TCHECK(r.count == 100001 && r.hash == pattern_hash(100001, seed));
+}
+
 /* Options: read/write only, small buffers, small owned pipes, pipes
  * left at their size. */
 static void
@@ -453,40 +479,15 @@ test_options(void)
 	int64_t got;
 	ssize_t before;
 
-	CASE("%s", "no splice, 1000-byte buffer");
-	o.flags = ZC_XFER_NO_SPLICE;
-	o.buf_size = 1000;
-	make_src(&src, K_FILE, 100001, 12, 0, 0);
-	make_dst(&dst, K_PIPE, 0);
-	got = zc_transfer(dst.fd, src.fd, ZC_NO_LIMIT, &o, &st);
-	r = end_dst(&dst);
-	end_src(&src);
-	TCHECK(got == 100001 && st.by_method[ZC_METHOD_READ_WRITE] == 100001);
-	TCHECK(r.count == 100001 && r.hash == pattern_hash(100001, 12));
+	opt_case("no splice, 1000-byte buffer", ZC_XFER_NO_SPLICE, 0, 1000,
+	    K_FILE, K_PIPE, ZC_METHOD_READ_WRITE, 12);
+	opt_case("4 KiB owned pipe, spliced into TCP when asked",
+	    ZC_XFER_SPLICE_TCP, 4096, 0, K_UNIX, K_TCP, ZC_METHOD_SPLICE_PIPE,
+	    13);
+	opt_case("pipe into TCP spliced when asked", ZC_XFER_SPLICE_TCP, 0, 0,
+	    K_PIPE, K_TCP, ZC_METHOD_SPLICE, 15);
 
-	CASE("%s", "4 KiB owned pipe, spliced into TCP when asked");
 	memset(&o, 0, sizeof(o));
-	o.pipe_size = 4096;
-	o.flags = ZC_XFER_SPLICE_TCP;
-	make_src(&src, K_UNIX, 100001, 13, 0, 0);
-	make_dst(&dst, K_TCP, 0);
-	got = zc_transfer(dst.fd, src.fd, ZC_NO_LIMIT, &o, &st);
-	r = end_dst(&dst);
-	end_src(&src);
-	TCHECK(got == 100001 && st.by_method[ZC_METHOD_SPLICE_PIPE] == 100001);
-	TCHECK(r.count == 100001 && r.hash == pattern_hash(100001, 13));
-
-	CASE("%s", "pipe into TCP spliced when asked");
-	memset(&o, 0, sizeof(o));
-	o.flags = ZC_XFER_SPLICE_TCP;
-	make_src(&src, K_PIPE, 100001, 15, 0, 0);
-	make_dst(&dst, K_TCP, 0);
-	got = zc_transfer(dst.fd, src.fd, ZC_NO_LIMIT, &o, &st);
-	r = end_dst(&dst);
-	end_src(&src);
-	TCHECK(got == 100001 && st.by_method[ZC_METHOD_SPLICE] == 100001);
-	TCHECK(r.count == 100001 && r.hash == pattern_hash(100001, 15));
-
 	CASE("%s", "pipes grown, or not");
 	memset(&o, 0, sizeof(o));
 	make_src(&src, K_PIPE, 1000, 14, 0, 0);

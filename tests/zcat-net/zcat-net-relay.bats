@@ -4,44 +4,36 @@
 
 load helpers
 
-@test "half-close: a request, then the whole response, through a relay" {
+# exchange METHODS [FLAGS]: a 1 MiB + 1 request, half-closed, and the
+# whole response through a relay started with FLAGS (the client gets
+# them too); the relay's -v line names METHODS for both directions.
+exchange() {
+	local methods=$1
+	shift
 	echo_server srv after-eof
-	relay rl listen:127.0.0.1:0 "127.0.0.1:$EPORT"
+	relay rl "$@" listen:127.0.0.1:0 "127.0.0.1:$EPORT"
 	head -c 1048577 /dev/urandom > "$T/req"
-	run timeout 20 sh -c "'$ZCAT_NET' 127.0.0.1 $RPORT < '$T/req' > '$T/resp'"
+	run timeout 20 sh -c "'$ZCAT_NET' $* 127.0.0.1 $RPORT < '$T/req' > '$T/resp'"
 	[ "$status" -eq 0 ]
 	cmp "$T/req" "$T/resp"
 	# Without -k the relay ends with its one connection, status 0.
 	reap rl
 	[ "$(rc_of rl)" -eq 0 ]
-	grep -q "1048577 bytes to spec '127.0.0.1:$EPORT'.*, 1048577 bytes back" "$T/rl.err"
+	grep -q "1048577 bytes to spec '127.0.0.1:$EPORT' ($methods), 1048577 bytes back ($methods)" "$T/rl.err"
+}
+
+@test "half-close: a request, then the whole response, through a relay" {
 	# Socket to socket: spliced into the relay's own pipes, both ways;
 	# written to TCP from a buffer (faster than splicing into TCP).
-	grep -q "(splice-pipe in, read-write out), 1048577 bytes back (splice-pipe in, read-write out)" "$T/rl.err"
+	exchange "splice-pipe in, read-write out"
 }
 
 @test "--splice-tcp: spliced in and out, the same bytes" {
-	echo_server srv after-eof
-	relay rl --splice-tcp listen:127.0.0.1:0 "127.0.0.1:$EPORT"
-	head -c 1048577 /dev/urandom > "$T/req"
-	run timeout 20 sh -c "'$ZCAT_NET' --splice-tcp 127.0.0.1 $RPORT < '$T/req' > '$T/resp'"
-	[ "$status" -eq 0 ]
-	cmp "$T/req" "$T/resp"
-	reap rl
-	[ "$(rc_of rl)" -eq 0 ]
-	grep -q "1048577 bytes to .* (splice-pipe), 1048577 bytes back (splice-pipe)" "$T/rl.err"
+	exchange splice-pipe --splice-tcp
 }
 
 @test "--no-splice: the same bytes by read/write" {
-	echo_server srv after-eof
-	relay rl --no-splice listen:127.0.0.1:0 "127.0.0.1:$EPORT"
-	head -c 1048577 /dev/urandom > "$T/req"
-	run timeout 20 sh -c "'$ZCAT_NET' --no-splice 127.0.0.1 $RPORT < '$T/req' > '$T/resp'"
-	[ "$status" -eq 0 ]
-	cmp "$T/req" "$T/resp"
-	reap rl
-	[ "$(rc_of rl)" -eq 0 ]
-	grep -q "1048577 bytes to .* (read-write), 1048577 bytes back (read-write)" "$T/rl.err"
+	exchange read-write --no-splice
 }
 
 @test "half-close through a relay with nc -N and socat as clients" {
