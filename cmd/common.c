@@ -67,6 +67,15 @@ now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Writes n as "1.5 MiB" into buf (at least HUMAN_LEN bytes). */
 #define HUMAN_LEN 16
 static void

@@ -24,8 +24,9 @@ void open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
 int try_open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
     int timeout_ms);
 
-/* Monotonic time in seconds. */
+/* Monotonic time in seconds, and in milliseconds. */
 double now_seconds(void);
+int64_t now_ms(void);
 
 /* A live progress line on stderr, like pv: bytes, elapsed, rate, and
  * percentage and ETA when total is known (0: unknown). */

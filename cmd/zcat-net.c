@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zerocopy.h"
+#include "common.h"
 
 #define TICK_MS 100
 #define LABEL_MAX (ZC_SPEC_PATH_MAX + 128)
@@ -172,16 +172,6 @@ help(void)
 "A spec is HOST:PORT, [V6ADDR]:PORT, unix:PATH, listen:[HOST:]PORT,\n"
 "unix-listen:PATH, -, fd:N, file:PATH or PATH (see zerocopy-endpoints(7)).\n");
 	exit(0);
-}
-
-/* Monotonic time in milliseconds. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void

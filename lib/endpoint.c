@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "zerocopy.h"
+#include "internal.h"
 
 #define OPEN_RW (ZC_OPEN_READ | ZC_OPEN_WRITE)
 
@@ -35,6 +35,20 @@ zc_kind_name(enum zc_kind k)
 	return kind_names[k];
 }
 
+enum zc_kind
+zc__kind(int fd, const struct stat *sb)
+{
+	if (S_ISREG(sb->st_mode))
+		return ZC_KIND_FILE;
+	if (S_ISFIFO(sb->st_mode))
+		return ZC_KIND_PIPE;
+	if (S_ISSOCK(sb->st_mode))
+		return ZC_KIND_SOCKET;
+	if (S_ISCHR(sb->st_mode))
+		return isatty(fd) ? ZC_KIND_TTY : ZC_KIND_CHAR;
+	return ZC_KIND_OTHER;
+}
+
 int
 zc_fd_kind(int fd)
 {
@@ -42,25 +56,7 @@ zc_fd_kind(int fd)
 
 	if (fstat(fd, &st) == -1)
 		return -errno;
-	if (S_ISREG(st.st_mode))
-		return ZC_KIND_FILE;
-	if (S_ISFIFO(st.st_mode))
-		return ZC_KIND_PIPE;
-	if (S_ISSOCK(st.st_mode))
-		return ZC_KIND_SOCKET;
-	if (S_ISCHR(st.st_mode))
-		return isatty(fd) ? ZC_KIND_TTY : ZC_KIND_CHAR;
-	return ZC_KIND_OTHER;
-}
-
-/* Returns the monotonic clock in milliseconds. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return zc__kind(fd, &st);
 }
 
 /* Returns the milliseconds left until deadline (-1: none), at least 0. */
@@ -71,14 +67,14 @@ left_ms(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	t = deadline - now_ms();
+	t = deadline - zc__now_ms();
 	return t < 0 ? 0 : t > 0x7fffffff ? 0x7fffffff : (int)t;
 }
 
 static int64_t
 deadline_of(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : zc__now_ms() + timeout_ms;
 }
 
 /* Polls fd for events until deadline; returns 0, -ETIMEDOUT or -errno. */

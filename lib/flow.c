@@ -165,16 +165,6 @@ struct zc_loop {
 
 static int flow_fail(struct zc_flow *, int);
 
-/* Milliseconds on the monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Whether fd has ev (POLLIN or POLLOUT) now; hang-up and error count. */
 static int
 fd_ready(int fd, short ev)
@@ -1414,7 +1404,7 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 		errno = -r;
 		return NULL;
 	}
-	f->last_move = loop->running ? loop->now : now_ms();
+	f->last_move = loop->running ? loop->now : zc__now_ms();
 	TAILQ_INSERT_TAIL(&loop->flows, f, link);
 	loop->nrun++;
 	flow_ready(f);
@@ -1548,7 +1538,7 @@ zc_loop_new(void)
 	ev.data.fd = l->evfd;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) == -1)
 		goto fail;
-	l->now = now_ms();
+	l->now = zc__now_ms();
 	return l;
 fail:
 	e = errno;
@@ -1603,7 +1593,7 @@ zc_loop_set_tick(struct zc_loop *l, int interval_ms, void (*cb)(void *),
 	l->tick_ms = cb ? (interval_ms > 0 ? interval_ms : 0) : 0;
 	l->tick_cb = cb;
 	l->tick_arg = arg;
-	l->next_tick = (l->running ? l->now : now_ms()) + l->tick_ms;
+	l->next_tick = (l->running ? l->now : zc__now_ms()) + l->tick_ms;
 }
 
 static struct watch *
@@ -1772,7 +1762,7 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 	if (l->running)
 		return -EBUSY;
 	l->running = 1;
-	l->now = now_ms();
+	l->now = zc__now_ms();
 	l->active = l->now;
 	if (l->tick_ms > 0)
 		l->next_tick = l->now + l->tick_ms;
@@ -1786,14 +1776,14 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 			err = 0;
 			goto out;
 		}
-		l->now = now_ms();
+		l->now = zc__now_ms();
 		n = epoll_wait(l->epfd, ev, MAX_EVENTS,
 		    next_timeout(l, timeout_ms));
 		if (n == -1 && errno != EINTR) {
 			err = -errno;
 			goto out;
 		}
-		l->now = now_ms();
+		l->now = zc__now_ms();
 		l->gen++;
 		for (i = 0; i < n; i++) {
 			dispatch(l, &ev[i]);

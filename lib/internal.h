@@ -2,8 +2,12 @@
 #ifndef ZC_INTERNAL_H
 #define ZC_INTERNAL_H
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "zerocopy.h"
 
@@ -22,6 +26,19 @@ struct zc__fdinfo {
 
 /* Whether fd is a TCP socket. */
 bool zc__is_tcp(int fd);
+
+/* The kind of fd, whose fstat(2) is sb. */
+enum zc_kind zc__kind(int fd, const struct stat *sb);
+
+/* The monotonic clock in milliseconds. */
+static inline int64_t
+zc__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Fills fi for fd (one fstat and one F_GETFL); returns 0 or -errno. */
 int zc__classify(int fd, struct zc__fdinfo *fi);

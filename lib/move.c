@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "zerocopy.h"
+#include "internal.h"
 
 #define BIG ((size_t)1 << 30)	/* the most asked of one splice(2) */
 
@@ -140,20 +140,11 @@ zc_pipe_tee(struct zc_pipe *dst, const struct zc_pipe *src, size_t max,
 	}
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 zc_wait(int rfd, int wfd, int timeout_ms)
 {
 	struct pollfd pfd[2];
-	long long deadline = 0, left;
+	int64_t deadline = 0, left;
 	int i, n, nfds = 0, tmo = timeout_ms;
 
 	if (rfd >= 0)
@@ -161,7 +152,7 @@ zc_wait(int rfd, int wfd, int timeout_ms)
 	if (wfd >= 0)
 		pfd[nfds++] = (struct pollfd){ .fd = wfd, .events = POLLOUT };
 	if (timeout_ms > 0)
-		deadline = now_ms() + timeout_ms;
+		deadline = zc__now_ms() + timeout_ms;
 	while (nfds > 0) {
 		n = poll(pfd, (nfds_t)nfds, tmo);
 		if (n == -1) {
@@ -178,7 +169,7 @@ zc_wait(int rfd, int wfd, int timeout_ms)
 			pfd[i--] = pfd[--nfds];
 		}
 		if (nfds > 0 && timeout_ms > 0) {
-			left = deadline - now_ms();
+			left = deadline - zc__now_ms();
 			tmo = left > 0 ? (int)left : 0;
 		}
 	}

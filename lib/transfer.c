@@ -42,16 +42,7 @@ zc__classify(int fd, struct zc__fdinfo *fi)
 	if (fstat(fd, &sb) == -1 || (fl = fcntl(fd, F_GETFL)) == -1)
 		return -errno;
 	memset(fi, 0, sizeof(*fi));
-	if (S_ISREG(sb.st_mode))
-		fi->kind = ZC_KIND_FILE;
-	else if (S_ISFIFO(sb.st_mode))
-		fi->kind = ZC_KIND_PIPE;
-	else if (S_ISSOCK(sb.st_mode))
-		fi->kind = ZC_KIND_SOCKET;
-	else if (S_ISCHR(sb.st_mode))
-		fi->kind = isatty(fd) ? ZC_KIND_TTY : ZC_KIND_CHAR;
-	else
-		fi->kind = ZC_KIND_OTHER;
+	fi->kind = zc__kind(fd, &sb);
 	fi->blk = S_ISBLK(sb.st_mode);
 	/* Pipes take splice(2) with O_APPEND; nothing else does. */
 	fi->append = (fl & O_APPEND) && !S_ISFIFO(sb.st_mode);
