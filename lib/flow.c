@@ -590,12 +590,6 @@ want_either(struct ep *in, struct ep *out)
 	}
 }
 
-static int
-bounce_alloc(struct zc_loop *l, struct ep *e)
-{
-	return buf_get(l, &e->buf, &e->bsize);
-}
-
 /* Whether splice may touch e without blocking: a blocking pipe is
  * covered by SPLICE_F_NONBLOCK, a blocking terminal or device is polled
  * first (sets e->w when not ready). */
@@ -722,7 +716,7 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 		}
 		if (owed == 0)
 			return prog;
-		if (bounce_alloc(f->loop, &s->e) < 0)
+		if (buf_get(f->loop, &s->e.buf, &s->e.bsize) < 0)
 			return flow_fail(f, -ENOMEM);
 		if (known) {
 			do
@@ -781,6 +775,25 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 	return sink_fail(f, s, -errno);
 }
 
+/* Counts a move of n bytes (n > 0) of an adaptive flow; returns the
+ * average move once ADAPT_WINDOW of them are counted (and starts
+ * over), else 0. */
+static uint64_t
+adapt_average(struct zc_flow *f, size_t n)
+{
+	uint64_t avg;
+
+	if (!f->adaptive)
+		return 0;
+	f->sampled += n;
+	if (++f->nsample < ADAPT_WINDOW)
+		return 0;
+	avg = f->sampled / ADAPT_WINDOW;
+	f->nsample = 0;
+	f->sampled = 0;
+	return avg;
+}
+
 /* Fills the hub pipe from the source; returns 1 when anything happened,
  * 0 when blocked or full, -1 when the flow ended. */
 static int
@@ -789,6 +802,7 @@ src_fill(struct zc_flow *f)
 	struct zc_pipe *h = &f->h;
 	struct ep *e = &f->src;
 	size_t room = h->size > h->len ? h->size - h->len : 0;
+	uint64_t avg;
 	ssize_t n;
 
 	if (e->rw) {
@@ -809,7 +823,7 @@ src_fill(struct zc_flow *f)
 		}
 		if (src_end(f) || room == 0)
 			return 0;
-		if (bounce_alloc(f->loop, e) < 0)
+		if (buf_get(f->loop, &e->buf, &e->bsize) < 0)
 			return flow_fail(f, -ENOMEM);
 		n = ep_read(e, e->buf,
 		    MIN(MIN(room, e->bsize), f->limit - f->taken));
@@ -834,15 +848,9 @@ src_fill(struct zc_flow *f)
 		h->len += n;
 		f->taken += n;
 		account(f, &e->st, ZC_METHOD_SPLICE_PIPE, n);
-		if (f->adaptive) {
-			f->sampled += n;
-			if (++f->nsample == ADAPT_WINDOW) {
-				if (f->sampled / ADAPT_WINDOW < ADAPT_LOW)
-					f->adapt_to = M_RW;
-				f->nsample = 0;
-				f->sampled = 0;
-			}
-		}
+		avg = adapt_average(f, n);
+		if (avg > 0 && avg < ADAPT_LOW)
+			f->adapt_to = M_RW;
 		return 1;
 	}
 	if (n == 0) {
@@ -1207,15 +1215,8 @@ step_rw(struct zc_flow *f)
 	f->blen = n;
 	f->taken += n;
 	account(f, &f->src.st, ZC_METHOD_READ_WRITE, n);
-	if (f->adaptive) {
-		f->sampled += n;
-		if (++f->nsample == ADAPT_WINDOW) {
-			if (f->sampled / ADAPT_WINDOW >= ADAPT_HIGH)
-				f->adapt_to = M_HUB;
-			f->nsample = 0;
-			f->sampled = 0;
-		}
-	}
+	if (adapt_average(f, n) >= ADAPT_HIGH)
+		f->adapt_to = M_HUB;
 	return 1;
 }
 
