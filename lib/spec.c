@@ -141,11 +141,11 @@ format_port(char *dst, long v)
 	*dst = '\0';
 }
 
-/* Returns whether s[0..len) can only be an unbracketed IPv6 address
- * (with a port or not): hex digits, dots and colons, with "::" or at
- * least three colons. */
-static int
-looks_like_ipv6(const char *s, size_t len)
+/* Scans the address part of s[0..len), up to a '%' or the end: returns
+ * how many colons it has, or -1 when anything but hex digits, dots and
+ * colons stands in it; *end is where the scan stopped. */
+static ssize_t
+ipv6_colons(const char *s, size_t len, size_t *end)
 {
 	size_t i, colons = 0;
 
@@ -153,8 +153,23 @@ looks_like_ipv6(const char *s, size_t len)
 		if (s[i] == ':')
 			colons++;
 		else if (!is_xdigit(s[i]) && s[i] != '.')
-			return 0;
+			return -1;
 	}
+	*end = i;
+	return (ssize_t)colons;
+}
+
+/* Returns whether s[0..len) can only be an unbracketed IPv6 address
+ * (with a port or not): hex digits, dots and colons, with "::" or at
+ * least three colons. */
+static int
+looks_like_ipv6(const char *s, size_t len)
+{
+	size_t end;
+	ssize_t colons = ipv6_colons(s, len, &end);
+
+	if (colons < 0)
+		return 0;
 	return colons >= 3 || memmem(s, len, "::", 2) != NULL;
 }
 
@@ -175,15 +190,9 @@ valid_host(const char *s, size_t len)
 static int
 valid_ipv6(const char *s, size_t len)
 {
-	size_t i, colons = 0;
+	size_t i;
 
-	for (i = 0; i < len && s[i] != '%'; i++) {
-		if (s[i] == ':')
-			colons++;
-		else if (!is_xdigit(s[i]) && s[i] != '.')
-			return 0;
-	}
-	if (colons < 2)
+	if (ipv6_colons(s, len, &i) < 2)
 		return 0;
 	if (i < len) {
 		if (++i == len)
