@@ -396,37 +396,39 @@ dir_stats(struct dir *d, struct zc_stats *st)
 	*st = d->st;
 }
 
+/* The methods that moved st's bytes, joined by sep. */
+static void
+method_list(const struct zc_stats *st, const char *sep, char *buf,
+    size_t size)
+{
+	size_t n = 0;
+	int m;
+
+	buf[0] = '\0';
+	for (m = 0; m < ZC_METHOD_COUNT && n < size; m++)
+		if (st->by_method[m] != 0)
+			n += snprintf(buf + n, size - n, "%s%s", n ? sep : "",
+			    zc_method_name(m));
+}
+
 /* " (METHODS)", or " (METHODS in, METHODS out)" when the source and
  * the sink moved their bytes differently; "" when nothing moved. */
 static void
 methods_text(const struct zc_stats *in, const struct zc_stats *out,
     char *buf, size_t size)
 {
-	const struct zc_stats *st[2] = { in, out };
-	size_t n = 0;
-	int m, i, same = 1;
+	char a[96], b[96];
 
-	buf[0] = '\0';
-	if (in->bytes == 0)
-		st[0] = out;
-	else if (out->bytes == 0)
-		st[1] = in;
-	for (m = 0; m < ZC_METHOD_COUNT; m++)
-		if ((st[0]->by_method[m] == 0) != (st[1]->by_method[m] == 0))
-			same = 0;
-	for (i = same; i < 2; i++) {
-		for (m = 0; m < ZC_METHOD_COUNT && n < size; m++) {
-			if (st[i]->by_method[m] == 0)
-				continue;
-			n += snprintf(buf + n, size - n, "%s%s",
-			    n == 0 ? " (" : buf[n - 1] == ' ' ? "" : "+",
-			    zc_method_name(m));
-		}
-		if (!same && n > 0 && n < size)
-			n += snprintf(buf + n, size - n, i ? " out" : " in, ");
+	method_list(in->bytes ? in : out, "+", a, sizeof(a));
+	method_list(out->bytes ? out : in, "+", b, sizeof(b));
+	if (a[0] == '\0')
+		buf[0] = '\0';
+	else if (strcmp(a, b) != 0)
+		snprintf(buf, size, " (%s in, %s out)", a, b);
+	else {
+		method_list(out->bytes ? out : in, ", ", a, sizeof(a));
+		snprintf(buf, size, " (%s)", a);
 	}
-	if (n > 0 && n < size)
-		snprintf(buf + n, size - n, ")");
 }
 
 /* The -v line at the end of a connection: bytes each way. */
@@ -434,7 +436,7 @@ static void
 summary(struct conn *c)
 {
 	struct zc_stats st[2];
-	char m[2][128];
+	char m[2][256];
 	double secs = (now_ms() - c->start) / 1000.0;
 	int net, i;
 
