@@ -34,15 +34,6 @@ struct result {
 	uint64_t count, hash;
 };
 
-static void
-msleep(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /* A connected TCP pair on 127.0.0.1 (port 0, read back). */
 static void
 tcp_pair(int sv[2])
@@ -602,15 +593,6 @@ bg_main(void *arg)
 
 	b->got = zc_transfer(b->dst, b->src, ZC_NO_LIMIT, NULL, NULL);
 	return NULL;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
