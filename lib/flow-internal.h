@@ -1,0 +1,188 @@
+/*
+ * flow-internal.h: what the files of the flow engine share (loop.c,
+ * pool.c, flow.c, fanout.c, policy.c): the loop, flow, sink and
+ * descriptor structures, the engine's limits, and the functions one of
+ * those files calls in another. Not installed.
+ *
+ * A flow runs in one of these modes, chosen when it first runs:
+ *   M_SRCPIPE   one sink, the source is a pipe: splice source -> sink
+ *   M_SINKPIPE  one sink that is a pipe: splice source -> sink
+ *   M_HUB       one sink, neither a pipe: source -> owned pipe H -> sink
+ *   M_ROUND     several sinks: rounds over S (the source pipe, or H)
+ *   M_RW        read/write through one buffer (ZC_FLOW_NO_SPLICE, or a
+ *               socket pair moving small chunks)
+ */
+#ifndef ZC_FLOW_INTERNAL_H
+#define ZC_FLOW_INTERNAL_H
+
+#include <sys/queue.h>
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define POOL_MAX	64		/* spare pipes kept by a loop */
+#define CHUNK_MAX	((size_t)1 << 30)
+
+/* Adaptive switch for socket -> socket flows (see zc_loop_new(3)). */
+#define ADAPT_WINDOW	64		/* fills or reads per decision */
+#define ADAPT_LOW	(8 * 1024)	/* splice average below: read/write */
+#define ADAPT_HIGH	(32 * 1024)	/* read average above: splice again */
+
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+
+enum mode { M_SETUP, M_SRCPIPE, M_SINKPIPE, M_HUB, M_ROUND, M_RW };
+enum utype { U_FLOW, U_WATCH };
+
+struct fdent;
+struct watch;
+
+/* One interest in a descriptor: a flow's source or sink, or a watch. */
+struct user {
+	LIST_ENTRY(user) link;
+	struct fdent *fe;
+	enum utype type;
+	uint32_t want;
+	uint64_t gen;
+	struct zc_flow *f;
+	struct watch *w;
+};
+
+/* What the loop knows about one descriptor number. */
+struct fdent {
+	int fd;
+	uint32_t events;	/* registered with epoll; 0: not registered */
+	int nopoll;		/* epoll refused it: always ready */
+	int nb_set;		/* O_NONBLOCK added by us; orig_fl restores */
+	int orig_fl;
+	LIST_HEAD(, user) users;
+};
+
+struct watch {
+	TAILQ_ENTRY(watch) link;
+	struct user u;
+	int fd;
+	void (*cb)(struct zc_loop *, int, unsigned, void *);
+	void *arg;
+};
+
+/* The source or a sink of a flow. */
+struct ep {
+	int fd;
+	int kind;
+	int blocking;		/* pipe, tty or device without O_NONBLOCK */
+	int rw;			/* read/write instead of splice */
+	uint32_t w;		/* what this step waits for */
+	struct user u;
+	struct zc_stats st;
+	char *buf;		/* bounce buffer: taken, not yet passed on */
+	size_t bsize, boff, blen;
+};
+
+struct sink {
+	struct ep e;
+	int dropped;
+	int err;
+	struct zc_pipe q;	/* M_ROUND, all but the last sink */
+	uint64_t owed;		/* M_ROUND last sink: bytes still in S */
+	size_t off;		/* M_RW: offset in the flow's buffer */
+};
+
+struct zc_flow {
+	TAILQ_ENTRY(zc_flow) link;
+	TAILQ_ENTRY(zc_flow) rlink;
+	struct zc_flow_rq *rq;	/* the ready list it is on, or NULL */
+	struct zc_loop *loop;
+	struct zc_flow_opts o;
+	uint64_t limit;
+	enum mode mode;
+	int done;
+	int busy;
+	int dead;
+	int eof;
+	struct ep src;
+	struct sink **sinks;
+	int nsinks;
+	int nlive;
+	int last;		/* M_ROUND: the sink that reads S itself */
+	int in_round;
+	uint64_t discard;	/* M_ROUND: bytes of a dropped last sink */
+	struct zc_pipe h;	/* hub pipe; rfd -1 when none */
+	size_t psize;		/* owned pipes' wanted size */
+	size_t qsize;		/* M_ROUND: size of every Q (all equal) */
+	uint64_t taken;		/* bytes taken in from the source */
+	char *buf;		/* M_RW */
+	size_t bsize, blen;
+	int64_t last_move;
+	int adaptive;
+	unsigned nsample;
+	uint64_t sampled;
+	int adapt_to;		/* mode to switch to when empty, or 0 */
+};
+
+TAILQ_HEAD(zc_flow_rq, zc_flow);
+
+struct zc_loop {
+	int epfd;
+	int evfd;
+	int devnull;
+	volatile sig_atomic_t stop;
+	struct fdent **fds;
+	int nfds;
+	TAILQ_HEAD(, zc_flow) flows;
+	struct zc_flow_rq ready;
+	TAILQ_HEAD(, watch) watches;
+	int nrun;
+	int nwatch;
+	int running;
+	uint64_t gen;
+	int64_t now;
+	int64_t active;
+	int tick_ms;
+	int64_t next_tick;
+	void (*tick_cb)(void *);
+	void *tick_arg;
+	struct zc_pipe pool[POOL_MAX];
+	int npool;
+	size_t poolbytes;
+	size_t bigbytes;	/* BUF_BIG buffers handed out */
+};
+
+/* loop.c */
+int	user_attach(struct zc_loop *, struct user *, int, int);
+void	user_detach(struct zc_loop *, struct user *);
+int	user_want(struct zc_loop *, struct user *, uint32_t);
+void	flow_ready(struct zc_flow *);
+void	flow_unready(struct zc_flow *);
+
+/* pool.c */
+size_t	pipe_setsize(int, size_t);
+int	pipe_get(struct zc_loop *, struct zc_pipe *, size_t);
+void	pipe_put(struct zc_loop *, struct zc_pipe *);
+void	loop_trim(struct zc_loop *);
+int	loop_devnull(struct zc_loop *);
+int	buf_get(struct zc_loop *, char **, size_t *);
+void	buf_put(struct zc_loop *, char **, size_t *);
+
+/* flow.c */
+void	account(struct zc_flow *, struct zc_stats *, int, size_t);
+int	flow_done(struct zc_flow *, int);
+int	flow_fail(struct zc_flow *, int);
+int	src_fail(struct zc_flow *, int);
+int	sink_fail(struct zc_flow *, struct sink *, int);
+int	src_end(const struct zc_flow *);
+int	sink_take(struct zc_flow *, struct sink *, int, uint64_t, int, int);
+int	src_fill(struct zc_flow *);
+void	flow_step(struct zc_flow *);
+void	flow_release(struct zc_flow *);
+
+/* fanout.c */
+int	step_round(struct zc_flow *);
+
+/* policy.c */
+uint64_t adapt_average(struct zc_flow *, size_t);
+int	flow_setup(struct zc_flow *);
+
+#endif
