@@ -1,6 +1,7 @@
 /*
  * Endpoints: open what a struct zc_spec names, and the listen/accept
- * helpers under it.
+ * helpers under it, with the unix socket files that listeners make
+ * (replaced only when stale, removed only while still theirs).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -324,27 +325,60 @@ tcp_listen(const struct zc_spec *sp, unsigned flags, int backlog)
 	return fd;
 }
 
-/* Returns whether something accepts connections on the unix socket at
- * path: 1 yes, 0 no (refused: a stale socket file), or -errno. */
+/*
+ * Returns whether a socket holds the unix socket file at path: 1 yes, 0
+ * no (a stale file left by a program that ended), or -errno when it
+ * cannot tell. A stream connect(2) would be a connection that a listener
+ * takes for its client; a datagram socket's connect(2) to a stream or
+ * seqpacket socket fails with EPROTOTYPE instead, and one to a datagram
+ * socket only sets the peer, so nothing reaches the holder. The kernel
+ * answers ECONNREFUSED only when no socket, in any network namespace,
+ * is bound to that file: /proc/net/unix shows only this namespace's.
+ */
 static int
 unix_alive(const char *path)
 {
-	int fd = unix_connect(path, ZC_OPEN_NONBLOCK, 0);
+	struct sockaddr_un sun;
+	int fd, len, r;
 
-	if (fd >= 0) {
-		close(fd);
+	if ((len = unix_addr(&sun, path)) < 0)
+		return len;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -errno;
+	while ((r = connect(fd, (struct sockaddr *)&sun, len)) == -1 &&
+	    errno == EINTR)
+		;
+	r = r == 0 ? 0 : -errno;
+	close(fd);
+	if (r == 0 || r == -EPROTOTYPE)
 		return 1;
-	}
-	if (fd == -ECONNREFUSED)
+	if (r == -ECONNREFUSED)
 		return 0;
-	if (fd == -ETIMEDOUT || fd == -EAGAIN)
-		return 1;
-	return fd;
+	return r;
+}
+
+/* Removes the stale socket file at path if it is still the file that
+ * lstat(2) found as st; returns 0 or -errno. */
+static int
+unix_remove_stale(const char *path, const struct stat *st)
+{
+	struct stat now;
+
+	if (lstat(path, &now) == -1)
+		return errno == ENOENT ? 0 : -errno;
+	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+		return -EADDRINUSE;
+	if (unlink(path) == -1 && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 static int
-unix_listen(const struct zc_spec *sp, unsigned flags, int backlog)
+unix_listen(const struct zc_spec *sp, unsigned flags, int backlog,
+    struct zc_sockfile *sf)
 {
+	struct zc_sockfile own;
 	struct sockaddr_un sun;
 	struct stat st;
 	int fd, len, r, tries;
@@ -367,22 +401,35 @@ unix_listen(const struct zc_spec *sp, unsigned flags, int backlog)
 			r = -errno;
 			goto fail;
 		}
-		if (!S_ISSOCK(st.st_mode))
+		/* A file, directory or symbolic link: never followed nor
+		 * removed. */
+		if (!S_ISSOCK(st.st_mode)) {
+			r = -EEXIST;
 			goto fail;
+		}
 		if ((r = unix_alive(sp->path)) != 0) {
+			if (r == -ENOENT)
+				continue;
 			if (r > 0)
 				r = -EADDRINUSE;
 			goto fail;
 		}
-		if (unlink(sp->path) == -1 && errno != ENOENT) {
-			r = -errno;
+		if ((r = unix_remove_stale(sp->path, &st)) != 0)
 			goto fail;
-		}
+	}
+	own.path[0] = '\0';
+	if (lstat(sp->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		memcpy(own.path, sp->path, strlen(sp->path) + 1);
+		own.dev = st.st_dev;
+		own.ino = st.st_ino;
 	}
 	if (listen(fd, backlog) == -1) {
 		r = -errno;
+		zc_sockfile_unlink(&own);
 		goto fail;
 	}
+	if (sf != NULL)
+		*sf = own;
 	return fd;
 fail:
 	close(fd);
@@ -390,18 +437,46 @@ fail:
 }
 
 int
-zc_listen(const struct zc_spec *sp, unsigned flags, int backlog)
+zc_sockfile_unlink(struct zc_sockfile *sf)
 {
+	struct stat st;
+	int r = 0;
+
+	if (sf->path[0] == '\0')
+		return 0;
+	if (lstat(sf->path, &st) == -1)
+		r = -errno;
+	else if (!S_ISSOCK(st.st_mode) || st.st_dev != sf->dev ||
+	    st.st_ino != sf->ino)
+		r = -ESTALE;
+	else if (unlink(sf->path) == -1)
+		r = -errno;
+	sf->path[0] = '\0';
+	return r;
+}
+
+int
+zc_listen_sockfile(const struct zc_spec *sp, unsigned flags, int backlog,
+    struct zc_sockfile *sf)
+{
+	if (sf != NULL)
+		sf->path[0] = '\0';
 	if (backlog <= 0)
 		backlog = SOMAXCONN;
 	switch (sp->kind) {
 	case ZC_SPEC_TCP_LISTEN:
 		return tcp_listen(sp, flags, backlog);
 	case ZC_SPEC_UNIX_LISTEN:
-		return unix_listen(sp, flags, backlog);
+		return unix_listen(sp, flags, backlog, sf);
 	default:
 		return -EINVAL;
 	}
+}
+
+int
+zc_listen(const struct zc_spec *sp, unsigned flags, int backlog)
+{
+	return zc_listen_sockfile(sp, flags, backlog, NULL);
 }
 
 int
@@ -477,17 +552,19 @@ open_path(const char *path, unsigned flags, int timeout_ms)
 }
 
 /* Listens on sp, accepts one connection and closes the listener (and
- * removes a unix socket file it made); returns the fd or -errno. */
+ * removes the unix socket file it made, if still there); returns the fd
+ * or -errno. */
 static int
 listen_accept(const struct zc_spec *sp, unsigned flags, int timeout_ms)
 {
+	struct zc_sockfile sf;
 	int lfd, fd;
 
-	if ((lfd = zc_listen(sp, flags | ZC_OPEN_NONBLOCK, 1)) < 0)
+	lfd = zc_listen_sockfile(sp, flags | ZC_OPEN_NONBLOCK, 1, &sf);
+	if (lfd < 0)
 		return lfd;
 	fd = zc_accept(lfd, flags, timeout_ms);
-	if (sp->kind == ZC_SPEC_UNIX_LISTEN)
-		unlink(sp->path);
+	zc_sockfile_unlink(&sf);
 	close(lfd);
 	return fd;
 }

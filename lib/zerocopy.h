@@ -265,10 +265,36 @@ int zc_endpoint_open(struct zc_endpoint *ep, const struct zc_spec *sp,
 /* Closes ep->fd if ep owns it; sets fd to -1. */
 void zc_endpoint_close(struct zc_endpoint *ep);
 
-/* For the listen kinds: a bound, listening socket (SO_REUSEADDR, and
- * for unix-listen an existing socket file at the path is replaced).
- * Returns the fd or -errno. */
+/* For the listen kinds: a bound, listening socket (SO_REUSEADDR). For
+ * unix-listen a stale socket file at the path (no socket holds it; asked
+ * without connecting, see zc_endpoint_open(3)) is replaced; one that a
+ * socket holds is -EADDRINUSE, and anything else there (file, directory,
+ * symbolic link) is -EEXIST; neither is touched. Returns the fd or
+ * -errno. */
 int zc_listen(const struct zc_spec *sp, unsigned flags, int backlog);
+
+/* The socket file a unix listener made, as it was right after bind(2):
+ * its path (relative to the working directory of that moment when the
+ * spec's is) and identity. path is "" when there is nothing to remove. */
+struct zc_sockfile {
+	uint64_t dev;		/* st_dev */
+	uint64_t ino;		/* st_ino */
+	char path[108];		/* sizeof(((struct sockaddr_un *)0)->sun_path) */
+};
+
+/* zc_listen, and for unix-listen fills in *sf (sf may be NULL); for TCP,
+ * and on failure, sf->path is "". */
+int zc_listen_sockfile(const struct zc_spec *sp, unsigned flags,
+    int backlog, struct zc_sockfile *sf);
+
+/* Removes sf->path only if it is still the socket file recorded (same
+ * st_dev and st_ino), so that a listener never removes the live socket of
+ * another that replaced it; then empties sf->path. Returns 0 (removed, or
+ * nothing to do), -ESTALE when another file is there now (left alone),
+ * -ENOENT when it is gone, or -errno. Call it before closing the
+ * listening socket: while open, it keeps the inode of its file, so that
+ * a file made in its place cannot get the same number. */
+int zc_sockfile_unlink(struct zc_sockfile *sf);
 
 /* Accepts one connection on lfd (O_CLOEXEC, O_NONBLOCK with
  * ZC_OPEN_NONBLOCK), waiting at most timeout_ms (< 0: no bound).

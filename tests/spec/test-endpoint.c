@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -339,11 +340,15 @@ test_unix(void)
 	zc_endpoint_close(&ep);
 	close(afd);
 
-	/* Live socket: not replaced. */
+	/* Live socket: not replaced, and not connected to. */
 	lfd2 = listen_text("unix-listen:s.sock", 0, 0);
 	CHECK(lfd2 == -EADDRINUSE, "live socket replaced: %d", lfd2);
 	if (lfd2 >= 0)
 		close(lfd2);
+	afd = zc_accept(lfd, 0, 0);
+	CHECK(afd == -ETIMEDOUT, "the probe was accepted: %d", afd);
+	if (afd >= 0)
+		close(afd);
 
 	/* Stale socket file: replaced. */
 	close(lfd);
@@ -363,7 +368,7 @@ test_unix(void)
 	/* A regular file is never removed. */
 	put("plain", "keep me");
 	lfd = listen_text("unix-listen:plain", 0, 0);
-	CHECK(lfd == -EADDRINUSE, "unix-listen on a file: %d", lfd);
+	CHECK(lfd == -EEXIST, "unix-listen on a file: %d", lfd);
 	if (lfd >= 0)
 		close(lfd);
 	r = open("plain", O_RDONLY);
@@ -396,6 +401,401 @@ client(const char *text, const char *msg)
 		usleep(10000);
 	}
 	_exit(1);
+}
+
+/* Whether /proc/net/unix shows a socket listening on path, as given to
+ * bind(2). */
+static int
+listening(const char *path)
+{
+	char line[512];
+	unsigned int fl;
+	FILE *fp;
+	int n, found = 0;
+
+	if ((fp = fopen("/proc/net/unix", "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		n = -1;
+		if (sscanf(line, "%*x: %*x %*x %x %*x %*x %*u %n", &fl,
+		    &n) == 1 && n > 0 && (fl & 0x10000) &&
+		    strcmp(line + n, path) == 0)
+			found = 1;
+	}
+	fclose(fp);
+	return found;
+}
+
+/* Waits (at most 10 s) until something listens on path. */
+static int
+wait_listening(const char *path)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (listening(path))
+			return 1;
+		usleep(10000);
+	}
+	printf("FAIL: nothing listens on %s\n", path);
+	failures++;
+	return 0;
+}
+
+/* Forks a one-shot listener like zcopy's: zc_endpoint_open of text for
+ * reading, within timeout_ms. The child exits 0 when it read exactly
+ * want (or, with want NULL, when the open timed out), 2 when it read
+ * something else, 3 when the open failed. */
+static pid_t
+one_shot(const char *text, const char *want, int timeout_ms)
+{
+	struct zc_endpoint ep;
+	char buf[64];
+	pid_t pid;
+	int r;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	alarm(20);
+	r = open_text(&ep, text, ZC_OPEN_READ, timeout_ms);
+	if (want == NULL)
+		_exit(r == -ETIMEDOUT ? 0 : 3);
+	if (r != 0)
+		_exit(3);
+	_exit(strcmp(slurp(ep.fd, buf, sizeof(buf)), want) == 0 ? 0 : 2);
+}
+
+/* Waits for pid; returns its exit status (-1: killed). */
+static int
+reap(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static ino_t
+ino_of(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Binds a socket of type to path; returns it (-1 on failure). */
+static int
+bound(int type, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	CHECK(fd >= 0, "bind %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static int
+sockfile_listen(const char *text, struct zc_sockfile *sf)
+{
+	struct zc_spec sp;
+
+	if (zc_spec_parse(&sp, text, NULL) != 0)
+		return -EINVAL;
+	return zc_listen_sockfile(&sp, 0, 0, sf);
+}
+
+/* A one-shot listener in a network namespace of its own, if this
+ * process may make one: a second listener here fails and the first
+ * still gets its client. */
+static void
+test_unix_netns(void)
+{
+	struct zc_spec sp;
+	char buf[64];
+	pid_t pid, cpid;
+	int p[2], lfd, fd, r;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		CHECK(0, "pipe2");
+		return;
+	}
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		alarm(20);
+		if (unshare(CLONE_NEWNET) == -1 &&
+		    unshare(CLONE_NEWUSER | CLONE_NEWNET) == -1)
+			_exit(77);
+		zc_spec_parse(&sp, "unix-listen:netns.sock", NULL);
+		if ((lfd = zc_listen(&sp, 0, 1)) < 0)
+			_exit(3);
+		if (write(p[1], "L", 1) != 1)
+			_exit(3);
+		if ((fd = zc_accept(lfd, 0, 10000)) < 0)
+			_exit(3);
+		unlink("netns.sock");
+		_exit(strcmp(slurp(fd, buf, sizeof(buf)), "across") == 0 ?
+		    0 : 2);
+	}
+	close(p[1]);
+	r = read(p[0], buf, 1);
+	close(p[0]);
+	if (r != 1) {
+		r = reap(pid);
+		if (r == 77)
+			printf("note: no network namespace: not tested\n");
+		else
+			CHECK(0, "listener in a namespace: status %d", r);
+		return;
+	}
+	r = listen_text("unix-listen:netns.sock", 0, 0);
+	CHECK(r == -EADDRINUSE, "listener in another namespace: %d", r);
+	if (r >= 0)
+		close(r);
+	cpid = client("unix:netns.sock", "across");
+	r = reap(pid);
+	CHECK(r == 0, "listener in a namespace: status %d", r);
+	CHECK(reap(cpid) == 0, "its client failed");
+}
+
+/*
+ * A unix socket file through its life: a second listener on a live path
+ * fails without taking the first one's connection; a stale file is
+ * replaced; a listener removes its socket file only while it is still
+ * the one it made; symbolic links, files and directories at the path are
+ * neither followed nor removed.
+ */
+static void
+test_unix_lifecycle(void)
+{
+	struct zc_sockfile sf, sf2;
+	struct zc_endpoint ep;
+	struct stat st;
+	char text[256], buf[64];
+	pid_t pid, cpid;
+	ino_t ino;
+	int lfd, lfd2, fd, r;
+
+	/* Live: every spelling of the path is refused, nothing connects. */
+	lfd = listen_text("unix-listen:live.sock", 0, 0);
+	CHECK(lfd >= 0, "unix-listen: %d", lfd);
+	ino = ino_of("live.sock");
+	r = listen_text("unix-listen:live.sock", 0, 0);
+	CHECK(r == -EADDRINUSE, "live, same path: %d", r);
+	r = listen_text("unix-listen:./live.sock", 0, 0);
+	CHECK(r == -EADDRINUSE, "live, ./path: %d", r);
+	snprintf(text, sizeof(text), "unix-listen:%s/live.sock", dir);
+	r = listen_text(text, 0, 0);
+	CHECK(r == -EADDRINUSE, "live, absolute path: %d", r);
+	r = open_text(&ep, "unix-listen:live.sock", ZC_OPEN_READ, 100);
+	CHECK(r == -EADDRINUSE, "live, one-shot: %d", r);
+	fd = zc_accept(lfd, 0, 0);
+	CHECK(fd == -ETIMEDOUT, "a probe was accepted as a client: %d", fd);
+	if (fd >= 0)
+		close(fd);
+	CHECK(ino_of("live.sock") == ino, "live socket file replaced");
+	if (lfd >= 0)
+		close(lfd);
+	unlink("live.sock");
+
+	/* The same across processes: a one-shot listener still gets its
+	 * real client's bytes and removes its socket file. */
+	pid = one_shot("unix-listen:shot.sock", "the real client", 8000);
+	if (wait_listening("shot.sock")) {
+		r = open_text(&ep, "unix-listen:shot.sock", ZC_OPEN_READ, 100);
+		CHECK(r == -EADDRINUSE, "second one-shot listener: %d", r);
+		zc_endpoint_close(&ep);
+	}
+	cpid = client("unix:shot.sock", "the real client");
+	r = reap(pid);
+	CHECK(r == 0, "first listener: status %d (2: it took the probe)", r);
+	CHECK(reap(cpid) == 0, "real client failed");
+	CHECK(lstat("shot.sock", &st) == -1, "shot.sock left behind");
+
+	/* A listener in another network namespace, which /proc/net/unix
+	 * here does not show, is live too. */
+	test_unix_netns();
+
+	/* A bound socket that does not listen yet, and a datagram socket,
+	 * hold their paths too. */
+	fd = bound(SOCK_STREAM, "bound.sock");
+	r = listen_text("unix-listen:bound.sock", 0, 0);
+	CHECK(r == -EADDRINUSE, "bound, not listening: %d", r);
+	CHECK(ino_of("bound.sock") != 0, "bound.sock removed");
+	if (fd >= 0)
+		close(fd);
+	fd = bound(SOCK_DGRAM, "dgram.sock");
+	r = listen_text("unix-listen:dgram.sock", 0, 0);
+	CHECK(r == -EADDRINUSE, "datagram socket: %d", r);
+	CHECK(ino_of("dgram.sock") != 0, "dgram.sock removed");
+	if (fd >= 0)
+		close(fd);
+	unlink("dgram.sock");
+
+	/* Stale: bound.sock now; and one left by a listener killed. */
+	lfd = sockfile_listen("unix-listen:bound.sock", &sf);
+	CHECK(lfd >= 0, "stale bound.sock not replaced: %d", lfd);
+	CHECK(zc_sockfile_unlink(&sf) == 0 && lstat("bound.sock", &st) == -1,
+	    "bound.sock not removed");
+	if (lfd >= 0)
+		close(lfd);
+	if ((pid = fork()) == 0) {
+		if (listen_text("unix-listen:killed.sock", 0, 0) >= 0)
+			raise(SIGKILL);
+		_exit(1);
+	}
+	CHECK(reap(pid) == -1, "listener not killed");
+	CHECK(lstat("killed.sock", &st) == 0 && S_ISSOCK(st.st_mode),
+	    "no stale socket file");
+	pid = one_shot("unix-listen:killed.sock", "after a kill", 8000);
+	cpid = client("unix:killed.sock", "after a kill");
+	CHECK(reap(pid) == 0, "listener on a stale path failed");
+	CHECK(reap(cpid) == 0, "its client failed");
+	CHECK(lstat("killed.sock", &st) == -1, "killed.sock left behind");
+
+	/* Replaced under a running listener (rm, then another bind): the
+	 * first one's zc_sockfile_unlink leaves the second one's alone. */
+	lfd = sockfile_listen("unix-listen:rep.sock", &sf);
+	CHECK(lfd >= 0 && strcmp(sf.path, "rep.sock") == 0 &&
+	    sf.ino == ino_of("rep.sock"), "zc_listen_sockfile: %d", lfd);
+	unlink("rep.sock");
+	lfd2 = sockfile_listen("unix-listen:rep.sock", &sf2);
+	CHECK(lfd2 >= 0, "second listener on rep.sock: %d", lfd2);
+	r = zc_sockfile_unlink(&sf);
+	CHECK(r == -ESTALE && sf.path[0] == '\0', "not ours: %d", r);
+	CHECK(ino_of("rep.sock") == sf2.ino, "the second one's file removed");
+	r = open_text(&ep, "unix:rep.sock", ZC_OPEN_WRITE, 1000);
+	fd = zc_accept(lfd2, 0, 1000);
+	CHECK(r == 0 && fd >= 0, "connect to the second: %d %d", r, fd);
+	zc_endpoint_close(&ep);
+	if (fd >= 0)
+		close(fd);
+	r = zc_sockfile_unlink(&sf2);
+	CHECK(r == 0 && lstat("rep.sock", &st) == -1, "ours not removed: %d",
+	    r);
+	CHECK(zc_sockfile_unlink(&sf2) == 0, "second unlink");
+	if (lfd >= 0)
+		close(lfd);
+	if (lfd2 >= 0)
+		close(lfd2);
+	/* Gone, or a file in its place. */
+	lfd = sockfile_listen("unix-listen:rep.sock", &sf);
+	unlink("rep.sock");
+	r = zc_sockfile_unlink(&sf);
+	CHECK(r == -ENOENT, "removed socket file: %d", r);
+	if (lfd >= 0)
+		close(lfd);
+	lfd = sockfile_listen("unix-listen:rep.sock", &sf);
+	unlink("rep.sock");
+	put("rep.sock", "a file");
+	r = zc_sockfile_unlink(&sf);
+	CHECK(r == -ESTALE, "file in its place: %d", r);
+	fd = open("rep.sock", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && strcmp(slurp(fd, buf, sizeof(buf)), "a file") == 0,
+	    "file changed");
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	unlink("rep.sock");
+	/* TCP has no file; NULL is allowed. */
+	lfd = sockfile_listen("listen:127.0.0.1:0", &sf);
+	CHECK(lfd >= 0 && sf.path[0] == '\0', "tcp sockfile: %d", lfd);
+	CHECK(zc_sockfile_unlink(&sf) == 0, "tcp sockfile unlink");
+	if (lfd >= 0)
+		close(lfd);
+	lfd = sockfile_listen("unix-listen:null.sock", NULL);
+	CHECK(lfd >= 0, "NULL sockfile: %d", lfd);
+	if (lfd >= 0)
+		close(lfd);
+	unlink("null.sock");
+
+	/* The same for a one-shot listener, whose file is moved away (it
+	 * is still reached there) and replaced. */
+	pid = one_shot("unix-listen:moved.sock", "by the old name", 8000);
+	lfd2 = -1;
+	if (wait_listening("moved.sock") &&
+	    rename("moved.sock", "moved.old") == 0) {
+		lfd2 = listen_text("unix-listen:moved.sock", 0, 0);
+		CHECK(lfd2 >= 0, "listen in its place: %d", lfd2);
+	}
+	ino = ino_of("moved.sock");
+	cpid = client("unix:moved.old", "by the old name");
+	CHECK(reap(pid) == 0, "moved listener failed");
+	CHECK(reap(cpid) == 0, "its client failed");
+	CHECK(ino != 0 && ino_of("moved.sock") == ino,
+	    "a listener removed the socket file that replaced its own");
+	r = open_text(&ep, "unix:moved.sock", ZC_OPEN_WRITE, 1000);
+	fd = lfd2 >= 0 ? zc_accept(lfd2, 0, 1000) : -1;
+	CHECK(r == 0 && fd >= 0, "connect to the new socket: %d %d", r, fd);
+	zc_endpoint_close(&ep);
+	if (fd >= 0)
+		close(fd);
+	if (lfd2 >= 0)
+		close(lfd2);
+	unlink("moved.sock");
+	unlink("moved.old");
+	/* And removed and replaced while it waits, until its timeout. */
+	pid = one_shot("unix-listen:rm.sock", NULL, 1500);
+	lfd2 = -1;
+	if (wait_listening("rm.sock") && unlink("rm.sock") == 0) {
+		lfd2 = listen_text("unix-listen:rm.sock", 0, 0);
+		CHECK(lfd2 >= 0, "listen in its place: %d", lfd2);
+	}
+	ino = ino_of("rm.sock");
+	CHECK(reap(pid) == 0, "rm.sock listener did not time out");
+	CHECK(ino != 0 && ino_of("rm.sock") == ino,
+	    "a listener that timed out removed its successor's socket file");
+	if (lfd2 >= 0)
+		close(lfd2);
+	unlink("rm.sock");
+
+	/* Symbolic links are neither followed nor removed, whatever they
+	 * point to: nothing, a stale socket, a live one. */
+	CHECK(symlink("nowhere", "dangling.sock") == 0, "symlink");
+	r = listen_text("unix-listen:dangling.sock", 0, 0);
+	CHECK(r == -EEXIST, "dangling symlink: %d", r);
+	fd = bound(SOCK_STREAM, "stale.sock");
+	if (fd >= 0)
+		close(fd);
+	ino = ino_of("stale.sock");
+	CHECK(symlink("stale.sock", "tostale.sock") == 0, "symlink");
+	r = listen_text("unix-listen:tostale.sock", 0, 0);
+	CHECK(r == -EEXIST, "symlink to a stale socket: %d", r);
+	CHECK(ino_of("stale.sock") == ino, "stale.sock replaced");
+	lfd = listen_text("unix-listen:live.sock", 0, 0);
+	CHECK(symlink("live.sock", "tolive.sock") == 0, "symlink");
+	r = listen_text("unix-listen:tolive.sock", 0, 0);
+	CHECK(r == -EEXIST, "symlink to a live socket: %d", r);
+	fd = lfd >= 0 ? zc_accept(lfd, 0, 0) : -1;
+	CHECK(fd == -ETIMEDOUT, "a probe went through the symlink: %d", fd);
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	r = readlink("dangling.sock", buf, sizeof(buf) - 1);
+	CHECK(r == 7 && memcmp(buf, "nowhere", 7) == 0, "dangling changed");
+	r = readlink("tostale.sock", buf, sizeof(buf) - 1);
+	CHECK(r == 10 && memcmp(buf, "stale.sock", 10) == 0, "link changed");
+	r = readlink("tolive.sock", buf, sizeof(buf) - 1);
+	CHECK(r == 9 && memcmp(buf, "live.sock", 9) == 0, "link changed");
+	unlink("dangling.sock");
+	unlink("tostale.sock");
+	unlink("tolive.sock");
+	unlink("stale.sock");
+	unlink("live.sock");
+
+	/* A directory is not replaced either. */
+	CHECK(mkdir("dir.sock", 0700) == 0, "mkdir");
+	r = listen_text("unix-listen:dir.sock", 0, 0);
+	CHECK(r == -EEXIST, "directory: %d", r);
+	CHECK(rmdir("dir.sock") == 0, "dir.sock changed");
 }
 
 static void
@@ -735,6 +1135,7 @@ main(void)
 	test_stdio_fd();
 	test_fifo();
 	test_unix();
+	test_unix_lifecycle();
 	test_listen_open();
 	test_tcp();
 	test_timeouts();
