@@ -96,7 +96,7 @@ static int nspecs;		/* 1: stdio and spec[0]; 2: relay */
 static int lfd = -1;		/* listening socket */
 static int listening;		/* lfd is watched */
 static int accept_paused;	/* EMFILE: retry on the tick */
-static char *unix_unlink;	/* unix-listen socket file to remove */
+static struct zc_sockfile sockfile;	/* the unix-listen socket file */
 static int nconns;
 static int stdin_eof;
 
@@ -813,14 +813,11 @@ static void
 stop_listening(void)
 {
 	pause_accept();
+	/* While lfd pins its inode, whose number a new file cannot take. */
+	zc_sockfile_unlink(&sockfile);
 	if (lfd >= 0)
 		close(lfd);
 	lfd = -1;
-	if (unix_unlink != NULL) {
-		unlink(unix_unlink);
-		free(unix_unlink);
-		unix_unlink = NULL;
-	}
 }
 
 static void
@@ -1117,12 +1114,10 @@ start_listening(void)
 	char buf[LABEL_MAX];
 	int r;
 
-	lfd = zc_listen(&spec[0], oflags | ZC_OPEN_NONBLOCK, SOMAXCONN);
+	lfd = zc_listen_sockfile(&spec[0], oflags | ZC_OPEN_NONBLOCK,
+	    SOMAXCONN, &sockfile);
 	if (lfd < 0)
 		errx(1, "spec '%s': %s", spec_text[0], zc_strerror(lfd));
-	if (spec[0].kind == ZC_SPEC_UNIX_LISTEN &&
-	    (unix_unlink = strdup(spec[0].path)) == NULL)
-		err(1, NULL);
 	if (vflag) {
 		peer_text(lfd, 1, buf, sizeof(buf));
 		fprintf(stderr, "%s: listening on %s\n", getprogname(), buf);
