@@ -1,6 +1,6 @@
 /*
  * Shared bits of the benchmark helpers (zc-source, zc-sink, zc-time,
- * zc-port). They use raw system calls only, never libzerocopy, so that
+ * zc-port, zc-idle, zc-rr). They use raw system calls only, never libzerocopy, so that
  * they measure the programs and not themselves.
  */
 #ifndef ZC_BENCH_H
@@ -39,6 +39,11 @@ int net_listen(const char *spec);
 
 /* The TCP port lfd is bound to, or 0 for a unix socket. */
 int net_port(int lfd);
+
+/* Writes text to path through a temporary file and rename(2), so that
+ * a reader waiting for path never sees it half written; exits on
+ * failure. */
+void publish_file(const char *path, const char *text);
 
 /* Makes the process get SIGTERM when the script that started it dies. */
 void die_with_parent(void);

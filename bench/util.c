@@ -145,7 +145,7 @@ net_listen(const char *spec)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
 		err(1, "bind %s", spec);
-	if (listen(fd, 8) == -1)
+	if (listen(fd, 128) == -1)
 		err(1, "listen %s", spec);
 	return fd;
 }
@@ -167,4 +167,19 @@ void
 die_with_parent(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+void
+publish_file(const char *path, const char *text)
+{
+	char tmp[4096];
+	FILE *fp;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		errx(1, "%s: name too long", path);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		err(1, "%s", tmp);
+	fputs(text, fp);
+	if (fclose(fp) == EOF || rename(tmp, path) == -1)
+		err(1, "%s", path);
 }

@@ -3,7 +3,13 @@
  * until end of file, splicing it into /dev/null when it can, and prints
  * "BYTES FIRST_NS END_NS" (CLOCK_MONOTONIC at the first byte and at the
  * end). -n checks the count, -V checks every byte against zc-source's
- * pattern (that one reads, so it is for correctness, not speed).
+ * pattern (that one reads, so it is for correctness, not speed). -r
+ * reads with read(2) instead of splicing, -c sets the bytes asked for a
+ * call (default 128 KiB reads, 16 MiB splices) whatever the pipe holds,
+ * and the input pipe is resized only with -p: together they make a
+ * consumer that does not adapt to its pipe. With -l, -k COUNT first
+ * accepts COUNT connections that it holds open unread (idle ones), then
+ * creates the -R file and sinks the next connection.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,12 +29,14 @@
 #define BIG (16 * 1024 * 1024)
 
 static uint64_t first_ns;
+static size_t chunk;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: zc-sink [-V] [-l host:port | -l unix:path] "
-	    "[-n bytes] [-P portfile] [-p pipesize]\n");
+	fprintf(stderr, "usage: zc-sink [-rV] [-c chunk] [-k idle] "
+	    "[-l host:port | -l unix:path] [-n bytes] [-P portfile]\n"
+	    "               [-p pipesize] [-R readyfile]\n");
 	exit(1);
 }
 
@@ -44,21 +52,26 @@ got(ssize_t n)
 static uint64_t
 sink_read(int fd, int verify, uint64_t pos)
 {
-	static unsigned char buf[128 * 1024];
-	unsigned char *pat = NULL;
+	unsigned char *buf, *pat = NULL;
+	size_t len = chunk ? chunk : 128 * 1024;
 	ssize_t r, i;
 
+	if ((buf = malloc(len)) == NULL)
+		err(1, "malloc");
 	if (verify)
-		pat = pattern_buf(sizeof(buf));
+		pat = pattern_buf(len);
 
 	for (;;) {
-		if ((r = read(fd, buf, sizeof(buf))) == -1) {
+		if ((r = read(fd, buf, len)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "read");
 		}
-		if (r == 0)
+		if (r == 0) {
+			free(buf);
+			free(pat);
 			return pos;
+		}
 		got(r);
 		if (verify && memcmp(buf, pat + pos % PATTERN_LEN, r) != 0) {
 			for (i = 0; buf[i] == pat[(pos + i) % PATTERN_LEN]; i++)
@@ -77,7 +90,8 @@ sink_pipe(int fd, int null)
 	ssize_t r;
 
 	for (;;) {
-		r = splice(fd, NULL, null, NULL, BIG, SPLICE_F_MOVE);
+		r = splice(fd, NULL, null, NULL, chunk ? chunk : BIG,
+		    SPLICE_F_MOVE);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -104,7 +118,7 @@ sink_splice(int fd, int null, size_t psz)
 		err(1, "pipe");
 	pipe_size(p[1], psz ? psz : 1024 * 1024);
 	for (;;) {
-		r = splice(fd, NULL, p[1], NULL, BIG,
+		r = splice(fd, NULL, p[1], NULL, chunk ? chunk : BIG,
 		    SPLICE_F_MOVE | SPLICE_F_MORE);
 		if (r == -1) {
 			if (errno == EINTR)
@@ -132,29 +146,38 @@ sink_splice(int fd, int null, size_t psz)
 	return pos;
 }
 
-/* Listens on spec, publishes the port in portfile, and returns the
- * one connection accepted. */
+/* One connection accepted from lfd. */
 static int
-accept_one(const char *spec, const char *portfile)
+accept_fd(int lfd)
 {
-	char tmp[4096];
-	FILE *fp;
-	int lfd, fd;
+	int fd;
 
-	lfd = net_listen(spec);
-	if (portfile != NULL) {
-		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", portfile) >=
-		    sizeof(tmp))
-			errx(1, "%s: name too long", portfile);
-		if ((fp = fopen(tmp, "w")) == NULL)
-			err(1, "%s", tmp);
-		fprintf(fp, "%d\n", net_port(lfd));
-		if (fclose(fp) == EOF || rename(tmp, portfile) == -1)
-			err(1, "%s", portfile);
-	}
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		if (errno != EINTR)
 			err(1, "accept");
+	return fd;
+}
+
+/* Listens on spec, publishes the port in portfile, accepts idle
+ * connections to hold (creating readyfile after them), and returns the
+ * next connection accepted. */
+static int
+accept_one(const char *spec, const char *portfile, int idle,
+    const char *readyfile)
+{
+	char port[32];
+	int lfd, fd, i;
+
+	lfd = net_listen(spec);
+	if (portfile != NULL) {
+		snprintf(port, sizeof(port), "%d\n", net_port(lfd));
+		publish_file(portfile, port);
+	}
+	for (i = 0; i < idle; i++)
+		(void)accept_fd(lfd);
+	if (readyfile != NULL)
+		publish_file(readyfile, "");
+	fd = accept_fd(lfd);
 	close(lfd);
 	return fd;
 }
@@ -163,20 +186,35 @@ int
 main(int argc, char *argv[])
 {
 	struct stat st;
-	const char *listen_spec = NULL, *portfile = NULL;
+	const char *listen_spec = NULL, *portfile = NULL, *readyfile = NULL;
+	const char *errstr;
 	uint64_t want = 0, got_bytes;
 	size_t psz = 0;
-	int ch, fd = STDIN_FILENO, null, verify = 0, check = 0;
+	int ch, fd = STDIN_FILENO, null, verify = 0, check = 0, rd = 0;
+	int idle = 0;
 
 	die_with_parent();
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "P:Vl:n:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "P:R:Vc:k:l:n:p:r")) != -1) {
 		switch (ch) {
 		case 'P':
 			portfile = optarg;
 			break;
+		case 'R':
+			readyfile = optarg;
+			break;
 		case 'V':
 			verify = 1;
+			break;
+		case 'c':
+			chunk = size_arg("-c", optarg);
+			if (chunk == 0 || chunk > BIG)
+				errx(1, "-c: chunk out of range");
+			break;
+		case 'k':
+			idle = strtonum(optarg, 0, 4096, &errstr);
+			if (errstr != NULL)
+				errx(1, "-k: count %s: %s", errstr, optarg);
 			break;
 		case 'l':
 			listen_spec = optarg;
@@ -188,24 +226,27 @@ main(int argc, char *argv[])
 		case 'p':
 			psz = size_arg("-p", optarg);
 			break;
+		case 'r':
+			rd = 1;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || ((idle || readyfile) && listen_spec == NULL))
 		usage();
 
 	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
 		err(1, "/dev/null");
 	if (listen_spec != NULL)
-		fd = accept_one(listen_spec, portfile);
+		fd = accept_one(listen_spec, portfile, idle, readyfile);
 	if (fstat(fd, &st) == -1)
 		err(1, "fstat");
 	if (S_ISFIFO(st.st_mode) && psz)
 		pipe_size(fd, psz);
 
-	if (verify)
-		got_bytes = sink_read(fd, 1, 0);
+	if (verify || rd)
+		got_bytes = sink_read(fd, verify, 0);
 	else if (S_ISFIFO(st.st_mode))
 		got_bytes = sink_pipe(fd, null);
 	else if (S_ISSOCK(st.st_mode))
