@@ -170,6 +170,10 @@ client(const char *spec, const char *stamp, uint64_t count, size_t size,
 		err(1, "read");
 	if (r > 0)
 		errx(1, "bytes after the last response");
+	free(pat);
+	free(out);
+	free(in);
+	free(want);
 	return 0;
 }
 

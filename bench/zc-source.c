@@ -25,6 +25,10 @@
 
 #include "bench.h"
 
+/* The pattern: never freed, since pipe readers may still hold its pages
+ * after we exit (file scope keeps it reachable for leak checkers). */
+static unsigned char *pattern;
+
 static void
 usage(void)
 {
@@ -133,7 +137,6 @@ main(int argc, char *argv[])
 {
 	struct stat st;
 	const char *stamp = NULL, *target = NULL;
-	unsigned char *buf;
 	uint64_t total;
 	size_t chunk = 0, psz = 0;
 	FILE *fp;
@@ -170,7 +173,7 @@ main(int argc, char *argv[])
 		usage();
 	total = size_arg("bytes", argv[0]);
 
-	buf = pattern_buf(chunk > PATTERN_LEN ? chunk : PATTERN_LEN);
+	pattern = pattern_buf(chunk > PATTERN_LEN ? chunk : PATTERN_LEN);
 	if (target != NULL)
 		fd = net_connect(target, 10000);
 	if (fstat(fd, &st) == -1)
@@ -186,15 +189,15 @@ main(int argc, char *argv[])
 	}
 
 	if (spl && S_ISFIFO(st.st_mode))
-		send_pipe(fd, buf, total, chunk);
+		send_pipe(fd, pattern, total, chunk);
 	else if (spl)
-		send_splice(fd, buf, total, chunk, psz ? psz : PATTERN_LEN);
+		send_splice(fd, pattern, total, chunk, psz ? psz : PATTERN_LEN);
 	else if (chunk)
-		send_write(fd, buf, total, chunk);
+		send_write(fd, pattern, total, chunk);
 	else if (S_ISFIFO(st.st_mode))
-		send_pipe(fd, buf, total, 0);
+		send_pipe(fd, pattern, total, 0);
 	else
-		send_write(fd, buf, total, PATTERN_LEN);
+		send_write(fd, pattern, total, PATTERN_LEN);
 	if (target != NULL && shutdown(fd, SHUT_WR) == -1)
 		err(1, "shutdown");
 	if (close(fd) == -1)
