@@ -1,10 +1,14 @@
 /*
- * Helpers shared by zcopy, ztee and zcat-net: sizes, endpoint opening,
- * the progress line and the statistics line.
+ * Helpers shared by zcopy, ztee and zcat-net: the guard of descriptors
+ * 0 to 2, quoting in messages, sizes, endpoint opening, the progress line
+ * and the statistics line.
  */
+#define LIBBSD_NETBSD_VIS	/* strvisx is the same in both; quiets vis.h */
+
 #include <ctype.h>
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libutil.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,10 +16,68 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <vis.h>
 
 #include "common.h"
 
 #define PROGRESS_INTERVAL 0.25
+#define VIS_FLAGS (VIS_OCTAL | VIS_TAB | VIS_NL | VIS_NOLOCALE)
+
+static int closed_at_start[3];
+
+void
+stdio_guard(void)
+{
+	int fd, nfd;
+
+	for (fd = 0; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		closed_at_start[fd] = 1;
+		/* The lowest free descriptor: fd itself, as those below
+		 * it are open by now. */
+		if ((nfd = open("/dev/null", O_PATH)) == -1)
+			err(1, "/dev/null");
+		if (nfd != fd) {
+			if (dup2(nfd, fd) == -1)
+				err(1, "dup2");
+			close(nfd);
+		}
+	}
+}
+
+int
+stdio_closed(int fd)
+{
+	return fd >= 0 && fd <= STDERR_FILENO && closed_at_start[fd];
+}
+
+void
+esc_buf(char *buf, size_t size, const char *s, size_t len)
+{
+	size_t n = len;
+
+	if (size == 0)
+		return;
+	/* Each byte takes at most 4; keep room for "..." and the NUL. */
+	if (4 * n + 1 > size)
+		n = size < 8 ? 0 : (size - 4) / 4;
+	strvisx(buf, s, n, VIS_FLAGS);
+	if (n < len)
+		strlcat(buf, "...", size);
+}
+
+const char *
+esc(const char *text)
+{
+	static char ring[4][4 * ZC_SPEC_PATH_MAX + 4];
+	static int next;
+	char *buf = ring[next];
+
+	next = (next + 1) % 4;
+	esc_buf(buf, sizeof(ring[0]), text, strlen(text));
+	return buf;
+}
 
 uint64_t
 parse_size(const char *opt, const char *text)
@@ -25,7 +87,7 @@ parse_size(const char *opt, const char *text)
 	errno = 0;
 	if (!isdigit((unsigned char)text[0]) ||
 	    expand_number(text, &n) == -1 || errno == ERANGE)
-		errx(1, "%s: invalid size '%s'", opt, text);
+		errx(1, "%s: invalid size '%s'", opt, esc(text));
 	return n;
 }
 
@@ -39,11 +101,22 @@ try_open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
 
 	ep->fd = -1;
 	if ((r = zc_spec_parse(&sp, text, &why)) < 0) {
-		warnx("spec '%s': %s", text, why != NULL ? why : zc_strerror(r));
+		warnx("spec '%s': %s", esc(text),
+		    why != NULL ? why : zc_strerror(r));
 		return r;
 	}
+	if (sp.kind == ZC_SPEC_STDIO &&
+	    stdio_closed(flags & ZC_OPEN_WRITE ? 1 : 0)) {
+		warnx("standard %s: %s", flags & ZC_OPEN_WRITE ? "output" :
+		    "input", strerror(EBADF));
+		return -EBADF;
+	}
+	if (sp.kind == ZC_SPEC_FD && stdio_closed(sp.fd)) {
+		warnx("spec '%s': %s", esc(text), strerror(EBADF));
+		return -EBADF;
+	}
 	if ((r = zc_endpoint_open(ep, &sp, flags, timeout_ms)) < 0) {
-		warnx("spec '%s': %s", text, zc_strerror(r));
+		warnx("spec '%s': %s", esc(text), zc_strerror(r));
 		ep->fd = -1;
 		return r;
 	}
@@ -166,7 +239,7 @@ print_stats(const char *label, const struct zc_stats *st, double seconds)
 	human(rate, seconds > 0 ? st->bytes / seconds : 0);
 	fprintf(stderr, "%s: ", getprogname());
 	if (label != NULL)
-		fprintf(stderr, "%s: ", label);
+		fprintf(stderr, "%s: ", esc(label));
 	fprintf(stderr, "%ju bytes in %.3f s (%s/s)", (uintmax_t)st->bytes,
 	    seconds, rate);
 	for (m = 0; m < ZC_METHOD_COUNT; m++) {

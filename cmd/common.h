@@ -1,6 +1,8 @@
 /*
  * Helpers shared by zcopy, ztee and zcat-net (not part of the library).
- * Messages go through err(3)/warn(3), so the program name comes first.
+ * Messages go through err(3)/warn(3), so the program name comes first,
+ * and every text they quote (specs, file names, peer addresses, option
+ * arguments) goes through esc().
  */
 #ifndef ZC_COMMON_H
 #define ZC_COMMON_H
@@ -10,12 +12,35 @@
 
 #include "zerocopy.h"
 
+/* Puts /dev/null opened with O_PATH on each of descriptors 0, 1 and 2
+ * that is closed, so that nothing opened later takes its place and a read
+ * or write on it fails with EBADF; the first call in main. Exits 1 if
+ * /dev/null cannot be opened. */
+void stdio_guard(void);
+
+/* Returns whether fd (0, 1 or 2) was closed when stdio_guard ran. */
+int stdio_closed(int fd);
+
+/* Returns text as messages quote it: each byte that is not printable
+ * ASCII, and the backslash, as a backslash and three octal digits
+ * (strvisx(3) with VIS_OCTAL | VIS_TAB | VIS_NL | VIS_NOLOCALE); text
+ * past ZC_SPEC_PATH_MAX bytes is cut and "..." added. The result is a
+ * static buffer that the fourth call after this one reuses. */
+const char *esc(const char *text);
+
+/* esc for the len bytes at s, into buf (size bytes): as much of s as fits,
+ * cut between escapes and followed by "..." when it does not all fit. */
+void esc_buf(char *buf, size_t size, const char *s, size_t len);
+
 /* Parses a byte count like 4096, 64k, 1M, 4G (expand_number); exits
  * with "OPT: invalid size 'TEXT'" on bad input. */
 uint64_t parse_size(const char *opt, const char *text);
 
 /* Opens the endpoint TEXT (zc_spec_parse + zc_endpoint_open); on failure
- * prints "PROG: spec 'TEXT': WHY" and exits 1. */
+ * prints "PROG: spec 'TEXT': WHY" and exits 1. Standard input or output
+ * named by "-" that was closed at start (stdio_closed) is reported as
+ * "PROG: standard input: Bad file descriptor" (or output), fd:0 to fd:2
+ * as "PROG: spec 'fd:N': Bad file descriptor". */
 void open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
     int timeout_ms);
 
@@ -44,7 +69,7 @@ void progress_init(struct progress *p, uint64_t total);
 void progress_update(struct progress *p, uint64_t bytes, int final);
 
 /* Prints "PROG: LABEL: N bytes in S s (RATE/s): METHOD N, ..." on stderr;
- * label may be NULL, and only methods that moved bytes are listed. */
+ * label (shown through esc) may be NULL, and only methods that moved bytes are listed. */
 void print_stats(const char *label, const struct zc_stats *st,
     double seconds);
 

@@ -208,9 +208,11 @@ addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
 	if (sa->sa_family == AF_UNIX) {
 		const struct sockaddr_un *sun = (const void *)sa;
 
+		/* The peer chose the path: escaped, and it may lack a NUL. */
 		if (len > offsetof(struct sockaddr_un, sun_path) &&
 		    sun->sun_path[0] != '\0')
-			snprintf(buf, size, "%s", sun->sun_path);
+			esc_buf(buf, size, sun->sun_path, strnlen(sun->sun_path,
+			    len - offsetof(struct sockaddr_un, sun_path)));
 		else
 			snprintf(buf, size, "unix socket");
 		return;
@@ -325,18 +327,24 @@ make_spec(struct zc_spec *sp, const char *text, int listen, int unixsock)
 		if (asprintf(&buf, "unix:%s", text) == -1)
 			err(1, NULL);
 		if (zc_spec_parse(sp, buf, &why) != 0)
-			errx(1, "spec '%s': %s", text, why);
+			errx(1, "spec '%s': %s", esc(text), why);
 		free(buf);
 	} else if (listen && strchr(text, '/') == NULL) {
-		/* "PORT", "HOST:PORT", "[V6]:PORT" or a listening spec. */
+		/* "PORT", "HOST:PORT", "[V6]:PORT" or a prefixed spec; a
+		 * word that is none of them is a bad port, not a unix
+		 * socket file (that takes -U, a '/' or unix-listen:). */
 		if (asprintf(&buf, "listen:%s", text) == -1)
 			err(1, NULL);
-		r = zc_spec_parse(sp, buf, NULL);
+		r = zc_spec_parse(sp, buf, &why);
 		free(buf);
-		if (r != 0 && zc_spec_parse(sp, text, &why) != 0)
-			errx(1, "spec '%s': %s", text, why);
+		if (r != 0) {
+			if (strchr(text, ':') == NULL)
+				errx(1, "spec '%s': %s", esc(text), why);
+			if (zc_spec_parse(sp, text, &why) != 0)
+				errx(1, "spec '%s': %s", esc(text), why);
+		}
 	} else if (zc_spec_parse(sp, text, &why) != 0)
-		errx(1, "spec '%s': %s", text, why);
+		errx(1, "spec '%s': %s", esc(text), why);
 	if (!listen)
 		return;
 	switch (sp->kind) {
@@ -351,7 +359,7 @@ make_spec(struct zc_spec *sp, const char *text, int listen, int unixsock)
 	case ZC_SPEC_UNIX_LISTEN:
 		break;
 	default:
-		errx(1, "spec '%s': cannot listen on this", text);
+		errx(1, "spec '%s': cannot listen on this", esc(text));
 	}
 }
 
@@ -726,7 +734,7 @@ conn_open_target(struct conn *c)
 		return;
 	}
 	snprintf(e->label, sizeof(e->label), "spec '%s'",
-	    spec_text[target.idx]);
+	    esc(spec_text[target.idx]));
 	if (wsecs > 0)
 		c->connect_by = now_ms() + wsecs * 1000;
 	if (target.async) {
@@ -805,7 +813,7 @@ resume_accept(void)
 	if (max > 0 && nconns >= max)
 		return;
 	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
-		errx(1, "spec '%s': %s", spec_text[0], zc_strerror(r));
+		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(r));
 	listening = 1;
 }
 
@@ -836,7 +844,8 @@ on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 			continue;
 		if (s == -EMFILE || s == -ENFILE || s == -ENOBUFS ||
 		    s == -ENOMEM) {
-			warnx("spec '%s': %s", spec_text[0], zc_strerror(s));
+			warnx("spec '%s': %s", esc(spec_text[0]),
+			    zc_strerror(s));
 			pause_accept();
 			accept_paused = 1;
 			start_tick();
@@ -844,7 +853,8 @@ on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 			return;
 		}
 		if (s < 0) {
-			warnx("spec '%s': %s", spec_text[0], zc_strerror(s));
+			warnx("spec '%s': %s", esc(spec_text[0]),
+			    zc_strerror(s));
 			rval = 1;
 			stop_listening();
 			return;
@@ -860,7 +870,7 @@ on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 		c->e[0].sock = 1;
 		peer_text(s, 0, peer, sizeof(peer));
 		snprintf(c->e[0].label, sizeof(c->e[0].label),
-		    "spec '%s': %s", spec_text[0], peer);
+		    "spec '%s': %s", esc(spec_text[0]), peer);
 		if (vflag)
 			fprintf(stderr, "%s: connection from %s\n",
 			    getprogname(), peer);
@@ -1006,7 +1016,7 @@ prepare_target(void)
 		r = getaddrinfo(sp->host[0] != '\0' ? sp->host : NULL,
 		    sp->port, &hints, &target.ai);
 		if (r != 0)
-			errx(1, "spec '%s': %s", spec_text[target.idx],
+			errx(1, "spec '%s': %s", esc(spec_text[target.idx]),
 			    r == EAI_SYSTEM ? strerror(errno) :
 			    gai_strerror(r));
 		target.async = 1;
@@ -1020,18 +1030,18 @@ prepare_target(void)
 		else if (!uflag && (stat(sp->path, &sb) == -1 ||
 		    !S_ISCHR(sb.st_mode)))
 			errx(1, "spec '%s': a file cannot be relayed both "
-			    "ways (use -u)", spec_text[target.idx]);
+			    "ways (use -u)", esc(spec_text[target.idx]));
 		break;
 	case ZC_SPEC_FILE:
 		if (!uflag)
 			errx(1, "spec '%s': a file cannot be relayed both "
-			    "ways (use -u)", spec_text[target.idx]);
+			    "ways (use -u)", esc(spec_text[target.idx]));
 		break;
 	case ZC_SPEC_TCP_LISTEN:
 	case ZC_SPEC_UNIX_LISTEN:
 		if (kflag)
 			errx(1, "spec '%s': only the first spec may listen "
-			    "with -k", spec_text[target.idx]);
+			    "with -k", esc(spec_text[target.idx]));
 		break;
 	default:
 		break;
@@ -1039,7 +1049,7 @@ prepare_target(void)
 	if (path == NULL)
 		return;
 	if (strlen(path) >= sizeof(target.sun.sun_path))
-		errx(1, "spec '%s': %s", spec_text[target.idx],
+		errx(1, "spec '%s': %s", esc(spec_text[target.idx]),
 		    strerror(ENAMETOOLONG));
 	target.sun.sun_family = AF_UNIX;
 	memcpy(target.sun.sun_path, path, strlen(path) + 1);
@@ -1072,7 +1082,7 @@ open_near(struct conn *c)
 		end_stdio(e);
 		return;
 	}
-	snprintf(e->label, sizeof(e->label), "spec '%s'", spec_text[0]);
+	snprintf(e->label, sizeof(e->label), "spec '%s'", esc(spec_text[0]));
 	fl = oflags | ZC_OPEN_NONBLOCK | ZC_OPEN_READ | (uflag ? 0 :
 	    ZC_OPEN_WRITE);
 	r = zc_endpoint_open(&ep, &spec[0], fl, wsecs > 0 ? wsecs * 1000 : -1);
@@ -1117,14 +1127,41 @@ start_listening(void)
 	lfd = zc_listen_sockfile(&spec[0], oflags | ZC_OPEN_NONBLOCK,
 	    SOMAXCONN, &sockfile);
 	if (lfd < 0)
-		errx(1, "spec '%s': %s", spec_text[0], zc_strerror(lfd));
+		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(lfd));
 	if (vflag) {
 		peer_text(lfd, 1, buf, sizeof(buf));
 		fprintf(stderr, "%s: listening on %s\n", getprogname(), buf);
 	}
 	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
-		errx(1, "spec '%s': %s", spec_text[0], zc_strerror(r));
+		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(r));
 	listening = 1;
+}
+
+/* Exits 1 when standard input or output that a connection would use
+ * was closed at start: reading it is an error unless -d, and so is
+ * writing it unless -u leaves that direction out. */
+static void
+check_stdio(void)
+{
+	int near, in, out;
+
+	if (nspecs == 1)
+		near = is_listen(&spec[0]) ? 1 : 0;
+	else if (strcmp(spec_text[0], "-") == 0)
+		near = 0;
+	else if (strcmp(spec_text[1], "-") == 0)
+		near = 1;
+	else
+		return;
+	/* Direction 0 reads e[0], direction 1 (not with -u) reads e[1]. */
+	in = stdio_closed(STDIN_FILENO) && !dflag && (near == 0 || !uflag);
+	out = stdio_closed(STDOUT_FILENO) && (near == 1 || !uflag);
+	if (in)
+		warnx("standard input: %s", strerror(EBADF));
+	if (out)
+		warnx("standard output: %s", strerror(EBADF));
+	if (in || out)
+		exit(1);
 }
 
 /* Lets many connections at once have their descriptors. */
@@ -1147,6 +1184,7 @@ main(int argc, char *argv[])
 	char *hp = NULL;
 	int ch, lflag = 0, Uflag = 0, r;
 
+	stdio_guard();
 	while ((ch = getopt_long(argc, argv, "46dhklm:Nq:Uuvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -1171,14 +1209,15 @@ main(int argc, char *argv[])
 			maxconns = strtonum(optarg, 1, 1000000, &errstr);
 			if (errstr != NULL)
 				errx(1, "-m: max connections %s: %s", errstr,
-				    optarg);
+				    esc(optarg));
 			break;
 		case 'N':
 			break;
 		case 'q':
 			qsecs = strtonum(optarg, -1, 86400, &errstr);
 			if (errstr != NULL)
-				errx(1, "-q: seconds %s: %s", errstr, optarg);
+				errx(1, "-q: seconds %s: %s", errstr,
+				    esc(optarg));
 			break;
 		case 'S':
 			nosplice = 1;
@@ -1202,7 +1241,8 @@ main(int argc, char *argv[])
 		case 'w':
 			wsecs = strtonum(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
-				errx(1, "-w: seconds %s: %s", errstr, optarg);
+				errx(1, "-w: seconds %s: %s", errstr,
+				    esc(optarg));
 			break;
 		default:
 			usage();
@@ -1244,8 +1284,7 @@ main(int argc, char *argv[])
 		target.idx = 0;
 	else
 		target.idx = -1;
-	if (fcntl(0, F_GETFD) == -1)
-		dflag = 1;
+	check_stdio();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;

@@ -128,7 +128,8 @@ side_error(const char *what, const char *spec, int err)
 	if (strcmp(spec, "-") == 0)
 		warnx("%s error: %s", what, zc_strerror(err));
 	else
-		warnx("%s error on '%s': %s", what, spec, zc_strerror(err));
+		warnx("%s error on '%s': %s", what, esc(spec),
+		    zc_strerror(err));
 }
 
 static void
@@ -153,6 +154,7 @@ main(int argc, char *argv[])
 	double start;
 	int64_t n;
 
+	stdio_guard();
 	while ((ch = getopt_long(argc, argv, "an:Pvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -172,7 +174,8 @@ main(int argc, char *argv[])
 			timeout_ms = strtonum(optarg, 1, INT_MAX / 1000,
 			    &errstr) * 1000;
 			if (errstr != NULL)
-				errx(1, "timeout '%s': %s", optarg, errstr);
+				errx(1, "timeout '%s': %s", esc(optarg),
+				    errstr);
 			break;
 		case OPT_HELP:
 			help();
@@ -203,10 +206,12 @@ main(int argc, char *argv[])
 	open_spec(&src, srcname, ZC_OPEN_READ, timeout_ms);
 	samefile = src.kind == ZC_KIND_FILE && fstat(src.fd, &sst) == 0;
 	if (samefile && spec_is_file(dstname, &sst))
-		errx(1, "spec '%s': input file is output file", dstname);
+		errx(1, "spec '%s': input file is output file",
+		    esc(dstname));
 	open_spec(&dst, dstname, oflags, timeout_ms);
 	if (samefile && fd_is_file(dst.fd, &sst))
-		errx(1, "spec '%s': input file is output file", dstname);
+		errx(1, "spec '%s': input file is output file",
+		    esc(dstname));
 
 	if (Pflag) {
 		progress_init(&prog, expected_size(&src, limit));

@@ -146,7 +146,7 @@ parse_mode(const char *arg)
 	if (found >= 0 && !many)
 		return MODE_WARN + found;
 	warnx("%s argument '%s' for '--output-error'",
-	    many ? "ambiguous" : "invalid", arg);
+	    many ? "ambiguous" : "invalid", esc(arg));
 	fputs("Valid arguments are:\n", stderr);
 	for (i = 0; i < 4; i++)
 		fprintf(stderr, "  - '%s'\n", mode_names[i]);
@@ -221,7 +221,7 @@ fd_safer(int fd)
 static void
 output_failed(struct ztee *z, const char *name, int error)
 {
-	warnx("%s: %s", name, zc_strerror(error));
+	warnx("%s: %s", esc(name), zc_strerror(error));
 	z->status = 1;
 	if (z->mode == MODE_EXIT || z->mode == MODE_EXIT_NOPIPE)
 		exit(1);
@@ -250,7 +250,7 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 		return 0;
 	}
 	if (zc_spec_parse(&sp, text, &why) < 0) {
-		warnx("spec '%s': %s", text, why);
+		warnx("spec '%s': %s", esc(text), why);
 		z->status = 1;
 		if (z->mode == MODE_EXIT || z->mode == MODE_EXIT_NOPIPE)
 			exit(1);
@@ -258,10 +258,16 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 	}
 	if (sp.kind == ZC_SPEC_STDIO) {
 		/* Not reached from is_spec, but keep "-" a file as POSIX says. */
-		warnx("spec '%s': standard output is always an output", text);
+		warnx("spec '%s': standard output is always an output",
+		    esc(text));
 		z->status = 1;
 		return -1;
 	}
+	/* IPV4:PORT, [IPV6]:PORT and localhost:PORT connect, as ztee(1)
+	 * says, even when a file of that name exists (the library would
+	 * open the file). */
+	if (sp.kind == ZC_SPEC_TCP)
+		sp.path[0] = '\0';
 	r = zc_endpoint_open(&ep, &sp,
 	    ZC_OPEN_WRITE | (append ? ZC_OPEN_APPEND : 0), -1);
 	if (r < 0) {
@@ -312,7 +318,7 @@ on_sink_error(struct zc_flow *f, int sink, int error, void *arg)
 			break;
 		}
 	}
-	warnx("%s: %s", o->name, zc_strerror(error));
+	warnx("%s: %s", esc(o->name), zc_strerror(error));
 	z->status = 1;
 	if (z->mode == MODE_EXIT || (z->mode == MODE_EXIT_NOPIPE &&
 	    error != -EPIPE)) {
@@ -400,24 +406,6 @@ input_can_wait(int fd)
 	    (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)));
 }
 
-/* Puts an unusable descriptor on fd if it is closed, so that nothing
- * opened later takes its place and using it fails with EBADF as it would
- * have; returns 1 if it was closed. */
-static int
-hold_closed(int fd)
-{
-	int nfd;
-
-	if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-		return 0;
-	nfd = open("/dev/null", O_PATH);
-	if (nfd >= 0 && nfd != fd) {
-		dup2(nfd, fd);
-		close(nfd);
-	}
-	return 1;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -427,9 +415,8 @@ main(int argc, char *argv[])
 	double start;
 	int append = 0, stats = 0, nosplice = 0, ch, i, n, r, s, in_closed;
 
-	in_closed = hold_closed(STDIN_FILENO);
-	hold_closed(STDOUT_FILENO);
-	hold_closed(STDERR_FILENO);
+	stdio_guard();
+	in_closed = stdio_closed(STDIN_FILENO);
 	memset(&z, 0, sizeof(z));
 	z.mode = MODE_SIGPIPE;
 	while ((ch = getopt_long(argc, argv, "Paipv", longopts, NULL)) != -1) {
@@ -546,7 +533,7 @@ main(int argc, char *argv[])
 	for (i = 1; i < z.nout; i++)
 		if (z.out[i].owned && close(z.out[i].fd) < 0 &&
 		    !z.out[i].gone) {
-			warn("%s", z.out[i].name);
+			warn("%s", esc(z.out[i].name));
 			z.status = 1;
 		}
 	if (close(STDIN_FILENO) < 0 || in_closed) {

@@ -33,7 +33,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct zc_spec sp;
-	const char *why = NULL;
+	const char *why = NULL, *p;
 	char *text;
 	long port;
 	int r;
@@ -48,6 +48,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r != -EINVAL || why == NULL || *why == '\0' ||
 		    strlen(why) > 200)
 			abort();
+		/* Safe to print: quoted bytes are escaped. */
+		for (p = why; *p != '\0'; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				abort();
 		free(text);
 		return 0;
 	}

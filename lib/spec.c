@@ -54,13 +54,16 @@ is_xdigit(int c)
 }
 
 /* Returns fmt with its one "%s" replaced by the first len bytes of s,
- * shortened and with control characters shown as '?'. */
+ * each byte that is not printable ASCII, and the backslash, written as
+ * a backslash and three octal digits (as strvis(3) with VIS_OCTAL does);
+ * shown in at most QUOTE_MAX characters, then "..." when cut. */
 static const char *
 why_quote(const char *fmt, const char *s, size_t len)
 {
+	static const char octal[] = "01234567";
 	char *o = why_buf, *end = why_buf + sizeof(why_buf) - 1;
 	const char *f;
-	size_t i, n;
+	size_t i, shown, w;
 
 	for (f = fmt; *f != '\0' && o < end; f++) {
 		if (f[0] != '%' || f[1] != 's') {
@@ -68,18 +71,23 @@ why_quote(const char *fmt, const char *s, size_t len)
 			continue;
 		}
 		f++;
-		n = len;
-		if (n > QUOTE_MAX) {
-			n = QUOTE_MAX;
-			while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-				n--;
-		}
-		for (i = 0; i < n && o < end; i++) {
+		for (i = shown = 0; i < len; i++, shown += w) {
 			unsigned char c = s[i];
-			*o++ = (c < 0x20 || c == 0x7f) ? '?' : c;
+
+			w = (c < 0x20 || c > 0x7e || c == '\\') ? 4 : 1;
+			if (shown + w > QUOTE_MAX || o + w > end)
+				break;
+			if (w == 1) {
+				*o++ = c;
+				continue;
+			}
+			*o++ = '\\';
+			*o++ = octal[c >> 6];
+			*o++ = octal[(c >> 3) & 7];
+			*o++ = octal[c & 7];
 		}
-		if (n < len)
-			for (i = 0; i < 3 && o < end; i++)
+		if (i < len)
+			for (w = 0; w < 3 && o < end; w++)
 				*o++ = '.';
 	}
 	*o = '\0';
