@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Socket peers for the ztee tests.
 
-sockio.py listen tcp|unix ADDR OUT READY [CHUNK DELAY_MS]
-    Listen on ADDR (tcp: 127.0.0.1 port 0; unix: a path), write the port
+sockio.py listen tcp|tcp6|unix ADDR OUT READY [CHUNK DELAY_MS]
+    Listen on ADDR (tcp: 127.0.0.1 port 0; tcp6: ::1 port 0; unix: a
+    path), write the port
     (or "ok") to READY, accept one connection and copy it into OUT,
     CHUNK bytes at a time with DELAY_MS between reads (default: fast).
 sockio.py stdin tcp|unix FILE CMD...
@@ -42,6 +43,10 @@ def listen(argv):
     if kind == "tcp":
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind(("127.0.0.1", 0))
+        note = str(s.getsockname()[1])
+    elif kind == "tcp6":
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
         note = str(s.getsockname()[1])
     else:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
