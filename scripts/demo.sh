@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # A small built-in demo: zcopy moves 64 MiB file to file, through pipes and
 # over a TCP connection on 127.0.0.1, and every copy is checked byte for byte.
+# The temporary directory is removed however the demo ends.
 set -euo pipefail
 BUILD=${1:-build}
 ZCOPY="$BUILD/cmd/zcopy"
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+cleanup() {
+	local pids
+	pids=$(jobs -p)
+	if [ -n "$pids" ]; then
+		# shellcheck disable=SC2086
+		kill $pids 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 head -c 64M /dev/urandom >"$tmp/in"
 want=$(sha256sum <"$tmp/in" | cut -d' ' -f1)
@@ -24,9 +34,10 @@ check "$tmp/pipe" "file to pipe to pipe to file"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$ZCOPY" -v -w 10 "listen:127.0.0.1:$port" "$tmp/tcp" &
+listener=$!
 for _ in $(seq 50); do
 	"$ZCOPY" "$tmp/in" "127.0.0.1:$port" 2>/dev/null && break
 	sleep 0.1
 done
-wait
+wait "$listener"
 check "$tmp/tcp" "file over TCP to file"
