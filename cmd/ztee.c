@@ -201,21 +201,6 @@ is_spec(const char *text)
 	return is_bare_socket(text);
 }
 
-/* Returns fd moved above standard error if it was one of 0, 1, 2. */
-static int
-fd_safer(int fd)
-{
-	int nfd;
-
-	if (fd > STDERR_FILENO)
-		return fd;
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (nfd < 0)
-		err(1, "fcntl");
-	close(fd);
-	return nfd;
-}
-
 /* Reports an output that could not be opened or failed; exits at once
  * in the exit modes. */
 static void
@@ -245,7 +230,7 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 			output_failed(z, text, -errno);
 			return -1;
 		}
-		o->fd = fd_safer(fd);
+		o->fd = fd;
 		o->owned = 1;
 		return 0;
 	}
@@ -282,7 +267,7 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 			return -1;
 		}
 	} else
-		fd = fd_safer(ep.fd);
+		fd = ep.fd;
 	o->fd = fd;
 	o->owned = 1;
 	return 0;
