@@ -488,11 +488,14 @@ main(int argc, char *argv[])
 	if (z.progress || z.pipe_check)
 		zc_loop_set_tick(z.loop, 100, on_tick, &z);
 	r = n > 0 ? zc_loop_run(z.loop, -1) : 0;
+	/* -EPIPE is also what the flow ends with when no output is left;
+	 * the source's err_side tells a read error apart. */
+	zc_flow_stats(z.flow, &st);
 	if (r < 0 && !(r == -ECANCELED && z.early)) {
 		warnx("%s", zc_strerror(r));
 		z.status = 1;
-	} else if (z.done && z.done_err < 0 && z.done_err != -EPIPE &&
-	    !z.aborted) {
+	} else if (z.done && z.done_err < 0 && !z.aborted &&
+	    (z.done_err != -EPIPE || st.err_side == ZC_SIDE_SRC)) {
 		warnx("read error: %s", zc_strerror(z.done_err));
 		z.status = 1;
 	}
