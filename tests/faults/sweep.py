@@ -690,7 +690,8 @@ def build_cases(data, log):
 
 def sample(cases):
     """The default run: every case of the cheap paths; for the others,
-    every errno of every call at one when= point, taken in turn."""
+    every errno of every call at its first call and at one other when=
+    point, taken in turn."""
     out = []
     turn = {}
     for c in cases:
@@ -701,8 +702,11 @@ def sample(cases):
         key = (name, call, e)
         turn.setdefault(key, []).append(c)
     for key, group in turn.items():
-        h = int(hashlib.sha256(("%s/%s/%s" % key).encode()).hexdigest(), 16)
-        out.append(group[h % len(group)])
+        out.append(group[0])
+        if len(group) > 1:
+            h = int(hashlib.sha256(("%s/%s/%s" % key).encode()).hexdigest(),
+                    16)
+            out.append(group[1 + h % (len(group) - 1)])
     order = {c[0]: i for i, c in enumerate(cases)}
     out.sort(key=lambda c: order[c[0]])
     return out
