@@ -148,6 +148,7 @@ class Peer(threading.Thread):
         self.got = None
         self.err = None
         self.stop = threading.Event()
+        self.pid = None
 
     def talk(self, c):
         c.settimeout(IO_TIMEOUT)
@@ -216,17 +217,71 @@ class Server(Peer):
             self.ls.close()
 
 
+def descendants(pid):
+    """pid and every process below it."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def listens_on(pid, port):
+    """Whether a process in pid's tree listens on 127.0.0.1:port, so
+    that a peer never talks to someone else's listener that happens to
+    have the port."""
+    want = "0100007F:%04X" % port
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            w = line.split()
+            if w[1] == want and w[3] == "0A":
+                inodes.add("socket:[%s]" % w[9])
+    if not inodes:
+        return False
+    for p in descendants(pid):
+        try:
+            for fd in os.listdir("/proc/%d/fd" % p):
+                try:
+                    if os.readlink("/proc/%d/fd/%s" % (p, fd)) in inodes:
+                        return True
+                except OSError:
+                    pass
+        except OSError:
+            pass
+    return False
+
+
 class Client(Peer):
     """Connects to the program's listener (retrying until it listens or
-    the program has gone) and talks."""
+    the program has gone) and talks. pid is set to the program's once it
+    runs."""
 
     def __init__(self, addr, send=None):
         super().__init__(send)
         self.addr = addr
+        self.pid = None
 
     def run(self):
         deadline = time.monotonic() + IO_TIMEOUT
         while not self.stop.is_set() and time.monotonic() < deadline:
+            if self.pid is None or (not isinstance(self.addr, str) and
+                                    not listens_on(self.pid,
+                                                   self.addr[1])):
+                time.sleep(0.01)
+                continue
             fam = socket.AF_UNIX if isinstance(self.addr, str) \
                 else socket.AF_INET
             c = socket.socket(fam)
@@ -523,6 +578,8 @@ def run_scenario(name, data, prefix):
                 fd.close()
         for t in r.feeders + r.drains:
             t.start()
+        for p in r.peers:
+            p.pid = proc.pid
         try:
             rc = proc.wait(CASE_TIMEOUT)
         except subprocess.TimeoutExpired:
