@@ -117,17 +117,18 @@ def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
-# Unique TCP ports for the whole run, outside the usual ephemeral range,
-# each checked free when handed out.
+# Unique TCP ports for the whole run, below both the ephemeral range and
+# the 20000-59999 the bats tests pick theirs from, each checked free when
+# handed out.
 _port_lock = threading.Lock()
-_port_next = [20000 + (os.getpid() * 37) % 9000]
+_port_next = [12000 + (os.getpid() * 37) % 8000]
 
 
 def free_port():
     with _port_lock:
         while True:
             p = _port_next[0]
-            _port_next[0] = 20000 + (p - 20000 + 1) % 10000
+            _port_next[0] = 12000 + (p - 12000 + 1) % 8000
             s = socket.socket()
             try:
                 s.bind(("127.0.0.1", p))
