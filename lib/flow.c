@@ -22,15 +22,21 @@
 
 #define STEP_BUDGET	64		/* hops per flow before others run */
 
-/* Whether fd has ev (POLLIN or POLLOUT) now; hang-up and error count. */
+/* Whether fd has ev (POLLIN or POLLOUT) now; hang-up and error count.
+ * When poll(2) itself fails (ENOMEM...), the answer is "ready": the read
+ * or write that follows tells, where "not ready" would have the flow
+ * wait on epoll, which says ready at once, and spin. */
 static int
 fd_ready(int fd, short ev)
 {
 	struct pollfd p = { .fd = fd, .events = ev };
+	int n;
 
-	if (poll(&p, 1, 0) <= 0)
-		return 0;
-	return p.revents != 0;
+	while ((n = poll(&p, 1, 0)) == -1 && errno == EINTR)
+		;
+	if (n == -1)
+		return 1;
+	return n > 0 && p.revents != 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -94,12 +94,6 @@ TRANSIENT = {"EINTR", "EAGAIN"}
 # Each key is a regular expression matched against the whole case id
 # (scenario/call/errno/when).
 KNOWN_FAILURES = {
-    # lib/flow.c fd_ready() takes a failed poll(2) for "not ready": a
-    # blocking descriptor is then waited on with epoll, which says ready
-    # at once, and the flow spins on epoll_wait and poll at full CPU for
-    # as long as poll fails.
-    r"zcat-net-listen/poll/ENOMEM/3\+":
-        "flow spins while poll(2) fails (lib/flow.c fd_ready)",
 }
 
 
