@@ -26,6 +26,7 @@
 #include "common.h"
 
 #define TICK_MS 100
+#define ACCEPT_SAY_MS 1000	/* at most one accept failure line */
 #define LABEL_MAX (ZC_SPEC_PATH_MAX + 128)
 
 struct conn;
@@ -828,6 +829,51 @@ stop_listening(void)
 	lfd = -1;
 }
 
+/*
+ * Accept failures that pause the listener are told at most once a second
+ * (ACCEPT_SAY_MS): the ones in between are counted, and the next line,
+ * or accept_flush once the second is over, gives their count.
+ */
+static struct {
+	int64_t said_at;	/* ms; 0: nothing said yet */
+	int last;
+	int hidden;
+} acc;
+
+static void
+accept_say(int err)
+{
+	if (acc.hidden > 0)
+		warnx("spec '%s': %s (%d more not shown)",
+		    esc(spec_text[0]), zc_strerror(err), acc.hidden);
+	else
+		warnx("spec '%s': %s", esc(spec_text[0]), zc_strerror(err));
+	acc.hidden = 0;
+	acc.said_at = now_ms();
+}
+
+static void
+accept_warn(int err)
+{
+	acc.last = err;
+	if (acc.said_at != 0 && now_ms() - acc.said_at < ACCEPT_SAY_MS)
+		acc.hidden++;
+	else
+		accept_say(err);
+}
+
+/* Tells the failures not yet told: at once with now, else once the
+ * second since the last line is over. */
+static void
+accept_flush(int now)
+{
+	if (acc.hidden > 0 && (now ||
+	    now_ms() - acc.said_at >= ACCEPT_SAY_MS)) {
+		acc.hidden--;
+		accept_say(acc.last);
+	}
+}
+
 static void
 on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 {
@@ -840,12 +886,11 @@ on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 		s = zc_accept(lfd, ZC_OPEN_NONBLOCK, 0);
 		if (s == -EAGAIN || s == -EWOULDBLOCK || s == -ETIMEDOUT)
 			return;
-		if (s == -EINTR || s == -ECONNABORTED)
+		if (s == -EINTR)
 			continue;
 		if (s == -EMFILE || s == -ENFILE || s == -ENOBUFS ||
 		    s == -ENOMEM) {
-			warnx("spec '%s': %s", esc(spec_text[0]),
-			    zc_strerror(s));
+			accept_warn(s);
 			pause_accept();
 			accept_paused = 1;
 			start_tick();
@@ -894,6 +939,7 @@ on_tick(void *arg)
 		accept_paused = 0;
 		resume_accept();
 	}
+	accept_flush(0);
 	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		if (!c->established) {
@@ -1330,6 +1376,7 @@ main(int argc, char *argv[])
 		}
 	}
 	stop_listening();
+	accept_flush(1);
 	free_loop();
 	stdio_nonblock(1);
 	if (target.ai != NULL)

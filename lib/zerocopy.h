@@ -298,7 +298,11 @@ int zc_sockfile_unlink(struct zc_sockfile *sf);
 
 /* Accepts one connection on lfd (O_CLOEXEC, O_NONBLOCK with
  * ZC_OPEN_NONBLOCK), waiting at most timeout_ms (< 0: no bound).
- * Returns the fd or -errno. */
+ * The errors of a connection already gone (ECONNABORTED, EPROTO, EPERM
+ * from a firewall, ENETDOWN, EHOSTUNREACH...) are retried like EAGAIN,
+ * never returned. Returns the fd or -errno: -ETIMEDOUT, or -EAGAIN with
+ * timeout_ms 0; -EMFILE, -ENFILE, -ENOBUFS, -ENOMEM leave the connection
+ * in the backlog for a later try. */
 int zc_accept(int lfd, unsigned flags, int timeout_ms);
 
 /* ------------------------------------------------------------------ */
