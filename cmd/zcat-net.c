@@ -608,6 +608,10 @@ conn_start(struct conn *c)
 		o.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
 		if (splicetcp)
 			o.flags |= ZC_FLOW_SPLICE_TCP;
+		/* What a client that leaves did not get of standard input
+		 * goes to the next one first. */
+		if (src->stdio && kflag)
+			o.flags |= ZC_FLOW_KEEP_REST;
 		o.limit = ZC_NO_LIMIT;
 		o.on_done = on_done;
 		o.on_sink_error = on_sink_error;
@@ -960,10 +964,15 @@ on_tick(void *arg)
 			uint64_t seen = 0;
 			int i;
 
+			/* Bytes in or out: a flow may be writing what an
+			 * earlier one read (ZC_FLOW_KEEP_REST). */
 			for (i = 0; i < 2; i++) {
-				if (c->d[i].flow != NULL)
+				if (c->d[i].flow != NULL) {
 					zc_flow_stats(c->d[i].flow, &st);
-				else
+					seen += st.bytes;
+					zc_flow_sink_stats(c->d[i].flow, 0,
+					    &st);
+				} else
 					st = c->d[i].st;
 				seen += st.bytes;
 			}
