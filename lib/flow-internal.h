@@ -1,6 +1,6 @@
 /*
  * flow-internal.h: what the files of the flow engine share (loop.c,
- * pool.c, flow.c, fanout.c, policy.c): the loop, flow, sink and
+ * pool.c, flow.c, fanout.c, policy.c, rest.c): the loop, flow, sink and
  * descriptor structures, the engine's limits, and the functions one of
  * those files calls in another. Not installed.
  *
