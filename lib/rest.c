@@ -93,15 +93,19 @@ void
 rest_keep(struct zc_flow *f)
 {
 	struct zc_loop *l = f->loop;
-	struct sink *s = f->nsinks > 0 ? f->sinks[0] : NULL;
+	struct sink none, *s = &none;
 	struct rest *r;
 	struct stat st;
 	char *buf = NULL;
 	size_t n = 0;
 	int err = 0;
 
-	if (!(f->o.flags & ZC_FLOW_KEEP_REST) || s == NULL)
+	if (!(f->o.flags & ZC_FLOW_KEEP_REST))
 		return;
+	/* A flow that never had its sink has delivered nothing. */
+	memset(&none, 0, sizeof(none));
+	if (f->nsinks > 0)
+		s = f->sinks[0];
 	if (f->rest != NULL)
 		err |= grow(&buf, &n, f->rest + s->roff, f->rlen - s->roff);
 	if (f->buf != NULL && s->off < f->blen)
@@ -116,8 +120,8 @@ rest_keep(struct zc_flow *f)
 	free(f->rest);
 	f->rest = NULL;
 	f->rlen = 0;
-	s->roff = 0;
-	f->blen = s->off = 0;
+	f->blen = 0;
+	s->roff = s->off = 0;
 	s->e.boff = s->e.blen = 0;
 	f->src.boff = f->src.blen = 0;
 	if (n == 0 || err != 0 || fstat(f->src.fd, &st) == -1) {
