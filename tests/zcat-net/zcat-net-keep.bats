@@ -18,7 +18,9 @@ traced() {
 	local name=$1 e=$2 when=$3
 	shift 3
 	command -v strace > /dev/null || skip "no strace"
-	bg "$name" 60 strace -f -qq --seccomp-bpf -o /dev/null -e trace=accept4 \
+	# LeakSanitizer cannot run under ptrace.
+	bg "$name" 60 env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -f -qq --seccomp-bpf -o /dev/null -e trace=accept4 \
 	    -e "inject=accept4:error=$e:when=$when" "$ZCAT_NET" -v "$@"
 	zlistening "$name"
 	RPORT=$(sed -n 's/.*: listening on .*:\([0-9][0-9]*\)$/\1/p' \
@@ -109,7 +111,7 @@ gone_errno() {
 # PLAN says (see takers.py): what they got, one after another, is the
 # input, each byte once; the relay sent 64 MiB in all.
 share() {
-	local how=$1 plan=$2 addr sent
+	local how=$1 plan=$2 addr sent n i
 	shift 2
 	ln -s "$BATS_FILE_TMPDIR/in" "$T/in"
 	case $how in
@@ -139,6 +141,12 @@ share() {
 	cat "$T/log"
 	python3 "$TESTS_SRCDIR/zcat-net/takers.py" check 67108864 "$T/got" \
 	    "$T/log"
+	# Every connection has ended (its summary line) before the stop.
+	n=$(tr , '\n' <<<"$plan" | wc -l)
+	for i in $(seq 200); do
+		[ "$(grep -c ': sent ' "$T/zl.err")" -eq "$n" ] && break
+		sleep 0.05
+	done
 	sent=$(sed -n 's/.*: sent \([0-9]*\) bytes.*/\1/p' "$T/zl.err" |
 	    awk '{ n += $1 } END { print n }')
 	[ "$sent" -eq 67108864 ]
