@@ -203,7 +203,7 @@ int	step_round(struct zc_flow *);
 
 /* rest.c */
 void	rest_keep(struct zc_flow *);
-void	rest_take(struct zc_flow *);
+int	rest_take(struct zc_flow *);
 void	rest_begin(struct zc_flow *);
 int	step_rest(struct zc_flow *);
 void	rest_free_all(struct zc_loop *);

@@ -724,7 +724,12 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 		errno = -r;
 		return NULL;
 	}
-	rest_take(f);
+	if ((r = rest_take(f)) < 0) {
+		user_detach(loop, &f->src.u);
+		free(f);
+		errno = -r;
+		return NULL;
+	}
 	f->last_move = loop->running ? loop->now : zc__now_ms();
 	TAILQ_INSERT_TAIL(&loop->flows, f, link);
 	loop->nrun++;

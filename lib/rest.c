@@ -156,8 +156,9 @@ rest_keep(struct zc_flow *f)
 	r->off = 0;
 }
 
-/* Gives the new flow f the rest kept for its source, up to its limit. */
-void
+/* Gives the new flow f the rest kept for its source, up to its limit;
+ * returns 0, or -ENOMEM (the rest stays kept). */
+int
 rest_take(struct zc_flow *f)
 {
 	struct rest *r;
@@ -165,11 +166,11 @@ rest_take(struct zc_flow *f)
 	size_t n;
 
 	if ((r = rest_find(f->loop, f->src.fd)) == NULL)
-		return;
+		return 0;
 	if (fstat(f->src.fd, &st) == -1 || st.st_dev != r->dev ||
 	    st.st_ino != r->ino) {
 		rest_free(r);
-		return;
+		return 0;
 	}
 	n = r->len - r->off;
 	if (n > f->limit)
@@ -179,7 +180,7 @@ rest_take(struct zc_flow *f)
 		r->buf = NULL;
 	} else {
 		if ((f->rest = malloc(n)) == NULL)
-			return;
+			return -ENOMEM;
 		memcpy(f->rest, r->buf + r->off, n);
 	}
 	f->rlen = n;
@@ -189,6 +190,7 @@ rest_take(struct zc_flow *f)
 		f->eof = r->eof;
 		rest_free(r);
 	}
+	return 0;
 }
 
 /* Once the mode is chosen: a flow with a rest delivers it first. */
