@@ -26,6 +26,7 @@
 #include "common.h"
 
 #define TICK_MS 100
+#define ACCEPT_SAY_MS 1000	/* at most one accept failure line */
 #define LABEL_MAX (ZC_SPEC_PATH_MAX + 128)
 
 struct conn;
@@ -607,6 +608,10 @@ conn_start(struct conn *c)
 		o.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
 		if (splicetcp)
 			o.flags |= ZC_FLOW_SPLICE_TCP;
+		/* What a client that leaves did not get of standard input
+		 * goes to the next one first. */
+		if (src->stdio && kflag)
+			o.flags |= ZC_FLOW_KEEP_REST;
 		o.limit = ZC_NO_LIMIT;
 		o.on_done = on_done;
 		o.on_sink_error = on_sink_error;
@@ -828,6 +833,51 @@ stop_listening(void)
 	lfd = -1;
 }
 
+/*
+ * Accept failures that pause the listener are told at most once a second
+ * (ACCEPT_SAY_MS): the ones in between are counted, and the next line,
+ * or accept_flush once the second is over, gives their count.
+ */
+static struct {
+	int64_t said_at;	/* ms; 0: nothing said yet */
+	int last;
+	int hidden;
+} acc;
+
+static void
+accept_say(int err)
+{
+	if (acc.hidden > 0)
+		warnx("spec '%s': %s (%d more not shown)",
+		    esc(spec_text[0]), zc_strerror(err), acc.hidden);
+	else
+		warnx("spec '%s': %s", esc(spec_text[0]), zc_strerror(err));
+	acc.hidden = 0;
+	acc.said_at = now_ms();
+}
+
+static void
+accept_warn(int err)
+{
+	acc.last = err;
+	if (acc.said_at != 0 && now_ms() - acc.said_at < ACCEPT_SAY_MS)
+		acc.hidden++;
+	else
+		accept_say(err);
+}
+
+/* Tells the failures not yet told: at once with now, else once the
+ * second since the last line is over. */
+static void
+accept_flush(int now)
+{
+	if (acc.hidden > 0 && (now ||
+	    now_ms() - acc.said_at >= ACCEPT_SAY_MS)) {
+		acc.hidden--;
+		accept_say(acc.last);
+	}
+}
+
 static void
 on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 {
@@ -840,12 +890,11 @@ on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 		s = zc_accept(lfd, ZC_OPEN_NONBLOCK, 0);
 		if (s == -EAGAIN || s == -EWOULDBLOCK || s == -ETIMEDOUT)
 			return;
-		if (s == -EINTR || s == -ECONNABORTED)
+		if (s == -EINTR)
 			continue;
 		if (s == -EMFILE || s == -ENFILE || s == -ENOBUFS ||
 		    s == -ENOMEM) {
-			warnx("spec '%s': %s", esc(spec_text[0]),
-			    zc_strerror(s));
+			accept_warn(s);
 			pause_accept();
 			accept_paused = 1;
 			start_tick();
@@ -894,6 +943,7 @@ on_tick(void *arg)
 		accept_paused = 0;
 		resume_accept();
 	}
+	accept_flush(0);
 	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		if (!c->established) {
@@ -914,10 +964,15 @@ on_tick(void *arg)
 			uint64_t seen = 0;
 			int i;
 
+			/* Bytes in or out: a flow may be writing what an
+			 * earlier one read (ZC_FLOW_KEEP_REST). */
 			for (i = 0; i < 2; i++) {
-				if (c->d[i].flow != NULL)
+				if (c->d[i].flow != NULL) {
 					zc_flow_stats(c->d[i].flow, &st);
-				else
+					seen += st.bytes;
+					zc_flow_sink_stats(c->d[i].flow, 0,
+					    &st);
+				} else
 					st = c->d[i].st;
 				seen += st.bytes;
 			}
@@ -1330,6 +1385,7 @@ main(int argc, char *argv[])
 		}
 	}
 	stop_listening();
+	accept_flush(1);
 	free_loop();
 	stdio_nonblock(1);
 	if (target.ai != NULL)

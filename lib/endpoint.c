@@ -18,6 +18,8 @@
 #include "internal.h"
 
 #define OPEN_RW (ZC_OPEN_READ | ZC_OPEN_WRITE)
+#define ACCEPT_TRIES 16		/* gone connections in a row before pausing */
+#define ACCEPT_PAUSE_MS 10
 
 static const char *const kind_names[] = {
 	[ZC_KIND_FILE] = "file",
@@ -473,6 +475,31 @@ zc_listen_sockfile(const struct zc_spec *sp, unsigned flags, int backlog,
 	}
 }
 
+/* Whether accept(2) failed for a connection that is already gone (or
+ * that a firewall refused): the listener itself is fine, the next
+ * connection may be taken. */
+static int
+accept_transient(int e)
+{
+	switch (e) {
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+#ifdef ENONET
+	case ENONET:
+#endif
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int
 zc_listen(const struct zc_spec *sp, unsigned flags, int backlog)
 {
@@ -483,7 +510,7 @@ int
 zc_accept(int lfd, unsigned flags, int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);
-	int fd, r;
+	int fd, r, gone = 0;
 	int aflags = SOCK_CLOEXEC |
 	    ((flags & ZC_OPEN_NONBLOCK) ? SOCK_NONBLOCK : 0);
 
@@ -493,14 +520,21 @@ zc_accept(int lfd, unsigned flags, int timeout_ms)
 		fd = accept4(lfd, NULL, NULL, aflags);
 		if (fd >= 0)
 			return fd;
-		switch (errno) {
-		case EINTR:
-		case EAGAIN:
-		case ECONNABORTED:
+		if (errno == EINTR || errno == EAGAIN)
 			continue;
-		default:
+		if (!accept_transient(errno))
 			return -errno;
-		}
+		/* A listener on which every accept fails so (a security
+		 * module refusing them) must not spin: after a few in a row,
+		 * try again every ACCEPT_PAUSE_MS, or give the caller
+		 * -EAGAIN when it does not wait. */
+		if (++gone < ACCEPT_TRIES)
+			continue;
+		if (timeout_ms == 0)
+			return -EAGAIN;
+		if (deadline >= 0 && left_ms(deadline) < ACCEPT_PAUSE_MS)
+			return -ETIMEDOUT;
+		usleep(ACCEPT_PAUSE_MS * 1000);
 	}
 }
 

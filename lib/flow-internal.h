@@ -1,6 +1,6 @@
 /*
  * flow-internal.h: what the files of the flow engine share (loop.c,
- * pool.c, flow.c, fanout.c, policy.c): the loop, flow, sink and
+ * pool.c, flow.c, fanout.c, policy.c, rest.c): the loop, flow, sink and
  * descriptor structures, the engine's limits, and the functions one of
  * those files calls in another. Not installed.
  *
@@ -11,11 +11,14 @@
  *   M_ROUND     several sinks: rounds over S (the source pipe, or H)
  *   M_RW        read/write through one buffer (ZC_FLOW_NO_SPLICE, or a
  *               socket pair moving small chunks)
+ *   M_REST      first of all, write the rest an earlier flow on the same
+ *               source left (rest.c), then go on in the mode chosen
  */
 #ifndef ZC_FLOW_INTERNAL_H
 #define ZC_FLOW_INTERNAL_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <signal.h>
 #include <stddef.h>
@@ -33,7 +36,7 @@
 
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 
-enum mode { M_SETUP, M_SRCPIPE, M_SINKPIPE, M_HUB, M_ROUND, M_RW };
+enum mode { M_SETUP, M_SRCPIPE, M_SINKPIPE, M_HUB, M_ROUND, M_RW, M_REST };
 enum utype { U_FLOW, U_WATCH };
 
 struct fdent;
@@ -88,6 +91,18 @@ struct sink {
 	struct zc_pipe q;	/* M_ROUND, all but the last sink */
 	uint64_t owed;		/* M_ROUND last sink: bytes still in S */
 	size_t off;		/* M_RW: offset in the flow's buffer */
+	size_t roff;		/* M_REST: offset in the flow's rest */
+};
+
+/* Bytes a ZC_FLOW_KEEP_REST flow read from fd and did not deliver. */
+struct rest {
+	LIST_ENTRY(rest) link;
+	int fd;
+	dev_t dev;		/* fd's file when they were kept */
+	ino_t ino;
+	int eof;		/* the source had ended after them */
+	char *buf;
+	size_t off, len;	/* buf[off, len) are still to go */
 };
 
 struct zc_flow {
@@ -120,6 +135,9 @@ struct zc_flow {
 	unsigned nsample;
 	uint64_t sampled;
 	int adapt_to;		/* mode to switch to when empty, or 0 */
+	char *rest;		/* M_REST: bytes of an earlier flow */
+	size_t rlen;
+	enum mode after;	/* M_REST: the mode to go on in */
 };
 
 TAILQ_HEAD(zc_flow_rq, zc_flow);
@@ -148,6 +166,7 @@ struct zc_loop {
 	int npool;
 	size_t poolbytes;
 	size_t bigbytes;	/* BUF_BIG buffers handed out */
+	LIST_HEAD(, rest) rests;	/* kept for the next flows */
 };
 
 /* loop.c */
@@ -172,6 +191,7 @@ int	flow_done(struct zc_flow *, int);
 int	flow_fail(struct zc_flow *, int);
 int	src_fail(struct zc_flow *, int);
 int	sink_fail(struct zc_flow *, struct sink *, int);
+ssize_t	ep_write(struct ep *, const char *, size_t);
 int	src_end(const struct zc_flow *);
 int	sink_take(struct zc_flow *, struct sink *, int, uint64_t, int, int);
 int	src_fill(struct zc_flow *);
@@ -180,6 +200,13 @@ void	flow_release(struct zc_flow *);
 
 /* fanout.c */
 int	step_round(struct zc_flow *);
+
+/* rest.c */
+void	rest_keep(struct zc_flow *);
+int	rest_take(struct zc_flow *);
+void	rest_begin(struct zc_flow *);
+int	step_rest(struct zc_flow *);
+void	rest_free_all(struct zc_loop *);
 
 /* policy.c */
 uint64_t adapt_average(struct zc_flow *, size_t);

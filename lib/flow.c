@@ -59,6 +59,7 @@ flow_drop_pipes(struct zc_flow *f)
 	struct sink *s;
 	int i;
 
+	rest_keep(f);
 	pipe_put(f->loop, &f->h);
 	buf_put(f->loop, &f->buf, &f->bsize);
 	buf_put(f->loop, &f->src.buf, &f->src.bsize);
@@ -120,6 +121,8 @@ sink_drop(struct zc_flow *f, struct sink *s)
 		f->discard += s->owed;
 		s->owed = 0;
 	}
+	if (f->nlive == 0)
+		rest_keep(f);
 	buf_put(f->loop, &s->e.buf, &s->e.bsize);
 	s->e.boff = s->e.blen = 0;
 	pipe_put(f->loop, &s->q);
@@ -193,7 +196,7 @@ ep_ready(struct ep *e, short ev)
 
 /* Writes up to len bytes from p to e without blocking for long; returns
  * the count, 0 when it would block (e->w set), or -errno. */
-static ssize_t
+ssize_t
 ep_write(struct ep *e, const char *p, size_t len)
 {
 	ssize_t n;
@@ -629,8 +632,11 @@ flow_step(struct zc_flow *f)
 	if (f->done || f->dead)
 		return;
 	f->busy++;
-	if (f->mode == M_SETUP && flow_setup(f) < 0)
-		goto out;
+	if (f->mode == M_SETUP) {
+		if (flow_setup(f) < 0)
+			goto out;
+		rest_begin(f);
+	}
 	for (;;) {
 		f->src.w = 0;
 		for (i = 0; i < f->nsinks; i++)
@@ -650,6 +656,9 @@ flow_step(struct zc_flow *f)
 			break;
 		case M_RW:
 			r = step_rw(f);
+			break;
+		case M_REST:
+			r = step_rest(f);
 			break;
 		default:
 			r = flow_fail(f, -EIO);
@@ -721,6 +730,12 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 		errno = -r;
 		return NULL;
 	}
+	if ((r = rest_take(f)) < 0) {
+		user_detach(loop, &f->src.u);
+		free(f);
+		errno = -r;
+		return NULL;
+	}
 	f->last_move = loop->running ? loop->now : zc__now_ms();
 	TAILQ_INSERT_TAIL(&loop->flows, f, link);
 	loop->nrun++;
@@ -738,6 +753,8 @@ zc_flow_add_sink(struct zc_flow *f, int fd)
 		return -EINVAL;
 	if (f->mode != M_SETUP || f->done)
 		return -EBUSY;
+	if ((f->o.flags & ZC_FLOW_KEEP_REST) && f->nsinks > 0)
+		return -EINVAL;
 	ns = realloc(f->sinks, (f->nsinks + 1) * sizeof(*ns));
 	if (ns == NULL)
 		return -ENOMEM;
@@ -799,6 +816,7 @@ flow_release(struct zc_flow *f)
 	free(f->sinks);
 	free(f->src.buf);
 	free(f->buf);
+	free(f->rest);
 	free(f);
 }
 

@@ -200,6 +200,7 @@ zc_loop_new(void)
 	TAILQ_INIT(&l->flows);
 	TAILQ_INIT(&l->ready);
 	TAILQ_INIT(&l->watches);
+	LIST_INIT(&l->rests);
 	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		goto fail;
 	if ((l->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
@@ -233,6 +234,7 @@ zc_loop_free(struct zc_loop *l)
 		zc_flow_free(f);
 	while ((w = TAILQ_FIRST(&l->watches)) != NULL)
 		zc_loop_unwatch(l, w->fd);
+	rest_free_all(l);
 	loop_trim(l);
 	for (i = 0; i < l->nfds; i++)
 		free(l->fds[i]);

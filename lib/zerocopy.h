@@ -298,7 +298,11 @@ int zc_sockfile_unlink(struct zc_sockfile *sf);
 
 /* Accepts one connection on lfd (O_CLOEXEC, O_NONBLOCK with
  * ZC_OPEN_NONBLOCK), waiting at most timeout_ms (< 0: no bound).
- * Returns the fd or -errno. */
+ * The errors of a connection already gone (ECONNABORTED, EPROTO, EPERM
+ * from a firewall, ENETDOWN, EHOSTUNREACH...) are retried like EAGAIN,
+ * never returned. Returns the fd or -errno: -ETIMEDOUT, or -EAGAIN with
+ * timeout_ms 0; -EMFILE, -ENFILE, -ENOBUFS, -ENOMEM leave the connection
+ * in the backlog for a later try. */
 int zc_accept(int lfd, unsigned flags, int timeout_ms);
 
 /* ------------------------------------------------------------------ */
@@ -339,6 +343,7 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 #define ZC_FLOW_CLOSE 0x2u	/* close the source and sinks when freed */
 #define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into TCP sinks too (default:
 				   read the pipe and write(2), faster) */
+#define ZC_FLOW_KEEP_REST 0x8u	/* one sink only: see below */
 
 struct zc_flow_opts {
 	unsigned flags;		/* ZC_FLOW_* */
@@ -368,6 +373,20 @@ struct zc_flow_opts {
  */
 struct zc_flow *zc_flow_new(struct zc_loop *loop, int src,
     const struct zc_flow_opts *opts);
+
+/*
+ * ZC_FLOW_KEEP_REST, for a flow with one sink whose sink may go away
+ * before the end (a client that leaves while the source goes on): when
+ * the flow stops early (freed, its sink dropped, or an error), what it
+ * read from the source and did not deliver (at most an owned pipe and a
+ * buffer full) stays with the loop. The next flow made on the same
+ * source (same descriptor, device and inode) writes those bytes to its
+ * sinks before it reads the source: one after another, the flows deliver
+ * every byte of the source exactly once, in order. They count in that
+ * flow's limit and sink stats, not in zc_flow_stats (an earlier flow
+ * read them). zc_flow_add_sink refuses a second sink with -EINVAL;
+ * zc_loop_free drops what is still kept.
+ */
 
 /* Adds a sink; returns its index (0, 1, ...) or -errno. Only before the
  * flow's first byte moves. */
