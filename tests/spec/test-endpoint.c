@@ -579,7 +579,7 @@ test_unix_lifecycle(void)
 	struct stat st;
 	char text[256], buf[64];
 	pid_t pid, cpid;
-	ino_t ino;
+	ino_t ino, ino2;
 	int lfd, lfd2, fd, r;
 
 	/* Live: every spelling of the path is refused, nothing connects. */
@@ -744,14 +744,20 @@ test_unix_lifecycle(void)
 	/* And removed and replaced while it waits, until its timeout. */
 	pid = one_shot("unix-listen:rm.sock", NULL, 1500);
 	lfd2 = -1;
-	if (wait_listening("rm.sock") && unlink("rm.sock") == 0) {
-		lfd2 = listen_text("unix-listen:rm.sock", 0, 0);
+	if (wait_listening("rm.sock")) {
+		r = unlink("rm.sock");
+		CHECK(r == 0, "rm.sock gone before it was replaced: %s",
+		    strerror(errno));
+		if (r == 0)
+			lfd2 = listen_text("unix-listen:rm.sock", 0, 0);
 		CHECK(lfd2 >= 0, "listen in its place: %d", lfd2);
 	}
 	ino = ino_of("rm.sock");
 	CHECK(reap(pid) == 0, "rm.sock listener did not time out");
-	CHECK(ino != 0 && ino_of("rm.sock") == ino,
-	    "a listener that timed out removed its successor's socket file");
+	ino2 = ino_of("rm.sock");
+	CHECK(ino != 0 && ino2 == ino,
+	    "a listener that timed out removed its successor's socket file"
+	    " (inode %ju, now %ju)", (uintmax_t)ino, (uintmax_t)ino2);
 	if (lfd2 >= 0)
 		close(lfd2);
 	unlink("rm.sock");
