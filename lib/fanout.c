@@ -40,7 +40,8 @@ round_pipes(struct zc_flow *f)
 		s = f->sinks[i];
 		if (s->dropped || s->q.rfd < 0 || s->q.size == min)
 			continue;
-		s->q.size = pipe_setsize(s->q.wfd, min);
+		if ((r = pipe_resize(f->loop, &s->q, min)) < 0)
+			return r;
 		if (s->q.size != min)
 			return -EIO;
 	}

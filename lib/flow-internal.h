@@ -138,6 +138,8 @@ struct zc_flow {
 	char *rest;		/* M_REST: bytes of an earlier flow */
 	size_t rlen;
 	enum mode after;	/* M_REST: the mode to go on in */
+	int nopipe;		/* M_RW for want of a pipe: back to M_HUB
+				   once the budget has room */
 };
 
 TAILQ_HEAD(zc_flow_rq, zc_flow);
@@ -167,6 +169,15 @@ struct zc_loop {
 	size_t poolbytes;
 	size_t bigbytes;	/* BUF_BIG buffers handed out */
 	LIST_HEAD(, rest) rests;	/* kept for the next flows */
+	char *sparebuf;		/* one BUF_BIG buffer kept for reuse */
+	/* The pipe budget (pool.c): bytes of owned pipes, lent and spare. */
+	size_t pbudget;		/* from the sysctl; SIZE_MAX: no limit;
+				   0: not read yet */
+	size_t pheld;
+	int plent;		/* owned pipes lent to flows */
+	size_t plearned;	/* what the kernel let us hold when it
+				   last refused more */
+	int64_t prefused;	/* when that was (0: never) */
 };
 
 /* loop.c */
@@ -177,9 +188,13 @@ void	flow_ready(struct zc_flow *);
 void	flow_unready(struct zc_flow *);
 
 /* pool.c */
-size_t	pipe_setsize(int, size_t);
+size_t	pipe_budget(struct zc_loop *);
+size_t	pipe_share(struct zc_loop *, int);
+int	pipe_room(struct zc_loop *);
 int	pipe_get(struct zc_loop *, struct zc_pipe *, size_t);
+int	pipe_resize(struct zc_loop *, struct zc_pipe *, size_t);
 void	pipe_put(struct zc_loop *, struct zc_pipe *);
+void	flow_grow(struct zc_flow *);
 void	loop_trim(struct zc_loop *);
 int	loop_devnull(struct zc_loop *);
 int	buf_get(struct zc_loop *, char **, size_t *);

@@ -467,7 +467,6 @@ step_sinkpipe(struct zc_flow *f)
 {
 	struct sink *s = f->sinks[f->last];
 	ssize_t n;
-	int r;
 
 	if (src_end(f))
 		return flow_done(f, 0);
@@ -496,8 +495,6 @@ step_sinkpipe(struct zc_flow *f)
 	case ENOSYS:
 	case EOPNOTSUPP:
 		/* The source cannot splice: read it into a hub pipe. */
-		if ((r = pipe_get(f->loop, &f->h, f->psize)) < 0)
-			return flow_fail(f, r);
 		f->src.rw = 1;
 		f->mode = M_HUB;
 		return 1;
@@ -507,12 +504,58 @@ step_sinkpipe(struct zc_flow *f)
 	return src_fail(f, -errno);
 }
 
+/* Turns a one-sink flow whose pipes and buffers are empty to M_RW
+ * (nopipe: for want of a pipe, until the budget has room); returns 1,
+ * or -1 when the flow ended. */
+static int
+to_rw(struct zc_flow *f, int nopipe)
+{
+	int i;
+
+	if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
+		return flow_fail(f, -ENOMEM);
+	pipe_put(f->loop, &f->h);
+	f->mode = M_RW;
+	f->adapt_to = 0;
+	f->nopipe = nopipe;
+	f->blen = 0;
+	for (i = 0; i < f->nsinks; i++)
+		f->sinks[i]->off = 0;
+	return 1;
+}
+
+/* Gives a hub flow its pipe H as bytes may come; returns 0 with H, 1
+ * when it goes on by read/write instead, -1 when the flow ended. */
+static int
+hub_get(struct zc_flow *f)
+{
+	int r;
+
+	if ((r = pipe_get(f->loop, &f->h, f->psize)) == 0)
+		return 0;
+	if (r != -ENOBUFS)
+		return flow_fail(f, r);
+	return to_rw(f, 1);
+}
+
+/* A hub flow with nothing in hand whose source would block gives back
+ * H and its buffers: an idle flow holds no pipe. */
+static void
+hub_idle(struct zc_flow *f, struct sink *s)
+{
+	pipe_put(f->loop, &f->h);
+	buf_put(f->loop, &f->src.buf, &f->src.bsize);
+	buf_put(f->loop, &s->e.buf, &s->e.bsize);
+}
+
 static int
 step_hub(struct zc_flow *f)
 {
 	struct sink *s = f->sinks[f->last];
 	int prog, r;
 
+	if (f->h.rfd < 0 && (r = hub_get(f)) != 0)
+		return r;
 	if ((prog = src_fill(f)) < 0)
 		return -1;
 	r = sink_take(f, s, f->h.rfd, f->h.len, 1, ZC_METHOD_SPLICE_PIPE);
@@ -522,17 +565,10 @@ step_hub(struct zc_flow *f)
 	if (f->h.len == 0 && f->src.blen == 0 && s->e.blen == 0) {
 		if (src_end(f))
 			return flow_done(f, 0);
-		if (f->adapt_to == M_RW) {
-			if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
-				return flow_fail(f, -ENOMEM);
-			pipe_put(f->loop, &f->h);
-			f->mode = M_RW;
-			f->adapt_to = 0;
-			f->blen = 0;
-			for (r = 0; r < f->nsinks; r++)
-				f->sinks[r]->off = 0;
-			return 1;
-		}
+		if (f->adapt_to == M_RW)
+			return to_rw(f, 0);
+		if (prog == 0)
+			hub_idle(f, s);
 	}
 	return prog;
 }
@@ -570,16 +606,21 @@ step_rw(struct zc_flow *f)
 		f->sinks[i]->off = 0;
 	if (src_end(f))
 		return flow_done(f, 0);
-	if (f->adapt_to == M_HUB) {
+	if (f->adapt_to == M_HUB || (f->nopipe && pipe_room(f->loop))) {
+		/* H is taken when bytes come (step_hub). */
 		f->adapt_to = 0;
-		if ((i = pipe_get(f->loop, &f->h, f->psize)) < 0)
-			return flow_fail(f, i);
+		f->nopipe = 0;
+		buf_put(f->loop, &f->buf, &f->bsize);
 		f->mode = M_HUB;
 		return 1;
 	}
+	if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
+		return flow_fail(f, -ENOMEM);
 	n = ep_read(&f->src, f->buf, MIN(f->bsize, f->limit - f->taken));
-	if (n == -EAGAIN)
+	if (n == -EAGAIN) {
+		buf_put(f->loop, &f->buf, &f->bsize);	/* idle: give it back */
 		return prog;
+	}
 	if (n < 0)
 		return src_fail(f, n);
 	if (n == 0) {
@@ -633,6 +674,8 @@ flow_step(struct zc_flow *f)
 		return;
 	f->busy++;
 	if (f->mode == M_SETUP) {
+		if (!(f->o.flags & ZC_FLOW_NO_GROW))
+			flow_grow(f);
 		if (flow_setup(f) < 0)
 			goto out;
 		rest_begin(f);

@@ -40,6 +40,13 @@ zc__now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Grows the pipe behind fd to size bytes (0 or above pipe-max-size: to
+ * pipe-max-size), never shrinking it. EPERM (the user's pipe pages are
+ * at fs.pipe-user-pages-soft) makes it try halves down to the current
+ * size and sets *refused (refused may be NULL). Returns the capacity in
+ * force afterwards, or -errno when fd is not a pipe. */
+ssize_t zc__pipe_grow(int fd, size_t size, bool *refused);
+
 /* Fills fi for fd (one fstat and one F_GETFL); returns 0 or -errno. */
 int zc__classify(int fd, struct zc__fdinfo *fi);
 

@@ -45,7 +45,7 @@ flow_setup(struct zc_flow *f)
 	if (f->nsinks == 0)
 		return flow_fail(f, -EINVAL);
 	f->psize = f->o.pipe_size ? f->o.pipe_size : zc_pipe_max_size();
-	f->qsize = f->psize;
+	f->qsize = MIN(f->psize, pipe_share(f->loop, f->nsinks));
 	for (r = 0; r < f->nsinks; r++) {
 		s = f->sinks[r];
 		s->e.rw = s->e.kind == ZC_KIND_SOCKET && zc__is_tcp(s->e.fd) &&
@@ -70,13 +70,20 @@ flow_setup(struct zc_flow *f)
 		}
 		f->adaptive = f->src.kind == ZC_KIND_SOCKET &&
 		    s->e.kind == ZC_KIND_SOCKET;
-		f->mode = M_HUB;
-	} else {
-		f->mode = M_ROUND;
-		if (f->src.kind == ZC_KIND_PIPE)
-			return 0;
+		f->mode = M_HUB;	/* H is taken when bytes come */
+		return 0;
 	}
-	if ((r = pipe_get(f->loop, &f->h, f->psize)) < 0)
+	f->mode = M_ROUND;
+	if (f->src.kind == ZC_KIND_PIPE)
+		return 0;
+	if ((r = pipe_get(f->loop, &f->h, f->qsize)) == -ENOBUFS) {
+		/* No pipe to spare: the fan-out goes by read/write. */
+		if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
+			return flow_fail(f, -ENOMEM);
+		f->mode = M_RW;
+		return 0;
+	}
+	if (r < 0)
 		return flow_fail(f, r);
 	return 0;
 }

@@ -403,10 +403,10 @@ caller_pipes(const struct xfer *x)
 
 	if (x->si.kind == ZC_KIND_PIPE)
 		s = x->o->flags & ZC_XFER_NO_GROW ? zc_pipe_fd_size(x->src) :
-		    zc_pipe_fd_resize(x->src, 0);
+		    zc__pipe_grow(x->src, 0, NULL);
 	if (x->di.kind == ZC_KIND_PIPE)
 		d = x->o->flags & ZC_XFER_NO_GROW ? zc_pipe_fd_size(x->dst) :
-		    zc_pipe_fd_resize(x->dst, 0);
+		    zc__pipe_grow(x->dst, 0, NULL);
 	if (s < d)
 		s = d;
 	return s > 0 ? (size_t)s : SPLICE_CHUNK;

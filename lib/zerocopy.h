@@ -344,6 +344,9 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 #define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into TCP sinks too (default:
 				   read the pipe and write(2), faster) */
 #define ZC_FLOW_KEEP_REST 0x8u	/* one sink only: see below */
+#define ZC_FLOW_NO_GROW 0x10u	/* leave the sizes of the source and sink
+				   pipes alone (default: grown within the
+				   loop's pipe budget when the flow starts) */
 
 struct zc_flow_opts {
 	unsigned flags;		/* ZC_FLOW_* */
