@@ -188,6 +188,9 @@ void	flow_ready(struct zc_flow *);
 void	flow_unready(struct zc_flow *);
 
 /* pool.c */
+/* pipe_get's answers that mean "no pipe to be had": go on by read/write. */
+#define NO_PIPE(err)	((err) == -ENOBUFS || (err) == -EMFILE || \
+			    (err) == -ENFILE || (err) == -ENOMEM)
 size_t	pipe_budget(struct zc_loop *);
 size_t	pipe_share(struct zc_loop *, int);
 int	pipe_room(struct zc_loop *);

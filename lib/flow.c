@@ -533,7 +533,7 @@ hub_get(struct zc_flow *f)
 
 	if ((r = pipe_get(f->loop, &f->h, f->psize)) == 0)
 		return 0;
-	if (r != -ENOBUFS)
+	if (!NO_PIPE(r))
 		return flow_fail(f, r);
 	return to_rw(f, 1);
 }

@@ -76,7 +76,8 @@ flow_setup(struct zc_flow *f)
 	f->mode = M_ROUND;
 	if (f->src.kind == ZC_KIND_PIPE)
 		return 0;
-	if ((r = pipe_get(f->loop, &f->h, f->qsize)) == -ENOBUFS) {
+	r = pipe_get(f->loop, &f->h, f->qsize);
+	if (NO_PIPE(r)) {
 		/* No pipe to spare: the fan-out goes by read/write. */
 		if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
 			return flow_fail(f, -ENOMEM);

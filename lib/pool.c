@@ -182,7 +182,8 @@ pool_drop(struct zc_loop *l)
  * Gives p an empty non-blocking pipe of about size bytes (0: the largest
  * allowed), at most its share of the budget, from the pool when one is
  * there. Returns 0, -ENOBUFS when the budget has no room or the kernel
- * gives only a capped pipe (move that hop by read/write), or -errno.
+ * gives only a capped pipe (move that hop by read/write, as for -EMFILE,
+ * -ENFILE and -ENOMEM), or -errno.
  */
 int
 pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
@@ -215,7 +216,7 @@ pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
 		size = floor2(b - l->pheld);
 	}
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1)
-		return errno == EMFILE || errno == ENFILE ? -ENOBUFS : -errno;
+		return -errno;
 	p->rfd = fds[0];
 	p->wfd = fds[1];
 	p->len = 0;
