@@ -300,6 +300,14 @@ m_splice_pipe(struct xfer *x)
 			return NEXT;	/* EMFILE and such: read/write */
 		if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
 			return fail(x, ZC_SIDE_NONE, (int)-sz);
+		/* 2 pages when more was asked: the user is at the kernel's
+		 * limit on pipe pages, and such a pipe is slower than
+		 * read/write. */
+		if ((size_t)sz <= 2 * (size_t)sysconf(_SC_PAGESIZE) &&
+		    (x->o->pipe_size == 0 || x->o->pipe_size > (size_t)sz)) {
+			zc_pipe_close(&x->pipe);
+			return NEXT;
+		}
 	}
 	small = x->pipe.size / 2 < SMALL_CHUNK ? x->pipe.size / 2 : SMALL_CHUNK;
 	while (x->left > 0) {

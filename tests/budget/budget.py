@@ -8,6 +8,8 @@
       and the smallest and largest pipe seen
   budget.py slowcat FILE CHUNK DELAY_MS
       copies FILE to stdout in CHUNK-byte writes, DELAY_MS apart
+  budget.py sockfeed FILE PROG ARGS...
+      runs PROG ARGS with fd 3 a socket that FILE is written into
   budget.py relay PID PORT N BIG
       N connections through the relay PID listening on PORT (an echo
       server behind it): each exchanges 1000 bytes, then sits idle;
@@ -194,6 +196,16 @@ def main():
                 sys.stdout.buffer.write(b)
                 sys.stdout.buffer.flush()
                 time.sleep(delay)
+    elif cmd == "sockfeed":
+        a, b = socket.socketpair()
+        if os.fork() == 0:
+            a.close()
+            with open(sys.argv[2], "rb") as f:
+                b.sendall(f.read())
+            os._exit(0)
+        b.close()
+        os.dup2(a.fileno(), 3)
+        os.execv(sys.argv[3], sys.argv[3:])
     elif cmd == "relay":
         relay(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
               int(sys.argv[5]))

@@ -218,3 +218,15 @@ hold_fifos() {
 	IN=$U/in OUT=$U/out bg zc 20 "${AS[@]}" "$ZCOPY"
 	grown zc
 }
+
+@test "zcopy: an owned pipe capped at 2 pages is not spliced through" {
+	# At 1 page every new pipe of the user's gets 2 pages.
+	lower_soft 1
+	head -c $((3 << 20)) /dev/urandom > "$U/in"
+	run timeout 20 "${AS[@]}" "$PYTHON" "$PY" sockfeed "$U/in" \
+	    "$ZCOPY" -v fd:3 "$U/out"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cmp "$U/in" "$U/out"
+	[[ "$output" == *": read-write 3145728" ]]
+}
