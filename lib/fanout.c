@@ -30,7 +30,9 @@ round_pipes(struct zc_flow *f)
 			pipe_put(f->loop, &s->q);
 			continue;
 		}
-		if (s->q.rfd < 0 && (r = pipe_get(f->loop, &s->q, f->qsize)))
+		if (s->q.rfd < 0 && (r = pipe_get(f->loop, &s->q, f->qsize)) &&
+		    (!NO_PIPE(r) ||
+		    (r = pipe_get_any(f->loop, &s->q, f->qsize))))
 			return r;
 		if (s->q.size < min)
 			min = s->q.size;

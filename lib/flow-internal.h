@@ -195,6 +195,7 @@ size_t	pipe_budget(struct zc_loop *);
 size_t	pipe_share(struct zc_loop *, int);
 int	pipe_room(struct zc_loop *);
 int	pipe_get(struct zc_loop *, struct zc_pipe *, size_t);
+int	pipe_get_any(struct zc_loop *, struct zc_pipe *, size_t);
 int	pipe_resize(struct zc_loop *, struct zc_pipe *, size_t);
 void	pipe_put(struct zc_loop *, struct zc_pipe *);
 void	flow_grow(struct zc_flow *);

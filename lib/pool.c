@@ -166,6 +166,8 @@ pipe_resize(struct zc_loop *l, struct zc_pipe *p, size_t size)
 	return 0;
 }
 
+static int pipe_take(struct zc_loop *, struct zc_pipe *, size_t, int);
+
 /* Closes a spare pipe to make room. */
 static void
 pool_drop(struct zc_loop *l)
@@ -187,6 +189,20 @@ pool_drop(struct zc_loop *l)
  */
 int
 pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
+{
+	return pipe_take(l, p, size, 0);
+}
+
+/* pipe_get past the budget, and a capped pipe rather than none: for a
+ * hop that has no other way (the round pipes of a fan-out). */
+int
+pipe_get_any(struct zc_loop *l, struct zc_pipe *p, size_t size)
+{
+	return pipe_take(l, p, size, 1);
+}
+
+static int
+pipe_take(struct zc_loop *l, struct zc_pipe *p, size_t size, int any)
 {
 	size_t b = pipe_budget(l), share = pipe_share(l, 1), other, page;
 	int fds[2], r;
@@ -211,9 +227,12 @@ pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
 		return 0;
 	}
 	if (b != SIZE_MAX && (l->pheld >= b || l->pheld + size > b)) {
-		if (l->pheld >= b || b - l->pheld < PIPE_MIN)
+		if (l->pheld < b && b - l->pheld >= PIPE_MIN)
+			size = floor2(b - l->pheld);
+		else if (!any)
 			return -ENOBUFS;
-		size = floor2(b - l->pheld);
+		else
+			size = MIN(size, PIPE_MIN);
 	}
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1)
 		return -errno;
@@ -222,14 +241,18 @@ pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
 	p->len = 0;
 	p->size = fcntl(fds[1], F_GETPIPE_SZ);
 	page = (size_t)sysconf(_SC_PAGESIZE);
-	if ((ssize_t)p->size <= 0 || (p->size <= 2 * page && size > p->size)) {
+	if ((ssize_t)p->size <= 0)
+		p->size = page;
+	if (p->size <= 2 * page && size > p->size) {
 		/* A capped pipe: the user is at the kernel's limit. */
-		close(fds[0]);
-		close(fds[1]);
-		p->rfd = p->wfd = -1;
-		p->size = 0;
 		pipe_refused(l);
-		return -ENOBUFS;
+		if (!any) {
+			close(fds[0]);
+			close(fds[1]);
+			p->rfd = p->wfd = -1;
+			p->size = 0;
+			return -ENOBUFS;
+		}
 	}
 	l->pheld += p->size;
 	l->plent++;
@@ -272,21 +295,20 @@ pipe_put(struct zc_loop *l, struct zc_pipe *p)
 }
 
 /* Grows the pipes a flow was handed (source, sinks) to an owned pipe's
- * share of the budget, never shrinking them. */
+ * share of the budget, never shrinking them. The kernel counts a pipe's
+ * pages against the user who made it, who may be another: a refusal
+ * here says nothing about the loop's own budget. */
 void
 flow_grow(struct zc_flow *f)
 {
 	size_t want = pipe_share(f->loop, 1);
-	bool refused = false;
 	int i;
 
 	if (f->src.kind == ZC_KIND_PIPE)
-		zc__pipe_grow(f->src.fd, want, &refused);
+		zc__pipe_grow(f->src.fd, want, NULL);
 	for (i = 0; i < f->nsinks; i++)
 		if (f->sinks[i]->e.kind == ZC_KIND_PIPE)
-			zc__pipe_grow(f->sinks[i]->e.fd, want, &refused);
-	if (refused)
-		pipe_refused(f->loop);
+			zc__pipe_grow(f->sinks[i]->e.fd, want, NULL);
 }
 
 /* Closes the spare pipes and /dev/null: once no flow is left, the loop

@@ -144,7 +144,10 @@ start_relay() {
 	for i in $(seq 100); do
 		outs+=("$U/o$i")
 	done
-	IN=$U/fifo OUT=/dev/null bg zt 30 "${AS[@]}" "$ZTEE" "${outs[@]}"
+	# The FIFO's pipe is the test user's: the kernel counts a pipe's
+	# pages against the user who opened it first.
+	bg zt 30 "${AS[@]}" sh -c 'f=$1; shift; exec "$0" "$@" < "$f"' \
+	    "$ZTEE" "$U/fifo" "${outs[@]}"
 	bg feed 30 "${AS[@]}" sh -c \
 	    "exec '$PYTHON' '$PY' slowcat '$U/in' 65536 20 > '$U/fifo'"
 	for i in $(seq 250); do
@@ -189,13 +192,25 @@ grown() {
 	return 1
 }
 
-# hold_fifos: in and out, held open by a writer and a reader that stay
-# quiet for a while.
+# hold_fifos: in and out, held open by a writer and a reader of the
+# test's user (the kernel counts a pipe's pages against the user who
+# opened it first, and root's pipes may be many) that stay quiet for a
+# while.
 hold_fifos() {
-	mkfifo "$U/in" "$U/out"
-	OUT=$U/in bg w 20 sleep 10
-	IN=$U/out bg r 20 sleep 10
+	local name pid i
+	mkfifo -m 0666 "$U/in" "$U/out"
+	bg w 20 "${AS[@]}" sh -c 'exec sleep 10 <> "$0"' "$U/in"
+	bg r 20 "${AS[@]}" sh -c 'exec sleep 10 <> "$0"' "$U/out"
+	for name in w:in r:out; do
+		for i in $(seq 250); do
+			pid=$(child_of "${name%:*}")
+			[ -n "$pid" ] && [ "$(readlink "/proc/$pid/fd/0" \
+			    2>/dev/null)" = "$U/${name#*:}" ] && break
+			sleep 0.02
+		done
+	done
 	[ "$(pipe_size "$U/in")" -eq 65536 ]
+	[ "$(pipe_size "$U/out")" -eq 65536 ]
 }
 
 @test "ztee grows the pipes it is handed, as zcopy does" {
