@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
-# The pipe budget, as an ordinary user (nobody, through setpriv): root is
-# exempt from fs.pipe-user-pages-soft, so a suite run as root would never
-# meet it. Run as root, the tests drop their privileges themselves; some
+# The pipe budget, as an ordinary user (a uid of its own, through
+# setpriv): root is exempt from fs.pipe-user-pages-soft, so a suite run
+# as root would never meet it. Run as root, the tests drop their privileges themselves; some
 # lower fs.pipe-user-pages-soft for their duration (it is restored in
 # teardown) and skip when it cannot be written. Also: every program grows
 # the pipes it is handed.
@@ -24,7 +24,11 @@ setup() {
 	[ "$(id -u)" -eq 0 ] || return 0
 	PYTHON=/usr/bin/python3
 	[ -x "$PYTHON" ] || skip "no /usr/bin/python3"
-	AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+	# A uid of the test's own rather than nobody: the kernel counts the
+	# pipes of every process of a user, and other processes may run as
+	# nobody.
+	ZU=$((50000 + $$ % 10000))
+	AS=(setpriv --reuid="$ZU" --regid="$ZU" --clear-groups --)
 	# A directory of the test's own that nobody may reach and write.
 	local d=$T
 	while [ "$d" != / ] && [ "${d#"$BATS_RUN_TMPDIR"}" != "$d" ]; do
