@@ -38,8 +38,30 @@ setup() {
 	U=$T/u
 	mkdir "$U"
 	chmod 0777 "$U"
+	stage
 	"${AS[@]}" test -x "$ZCAT_NET" -a -x "$ZTEE" -a -r "$PY" ||
-	    skip "the build is not readable by nobody"
+	    skip "the staged programs are not readable by the test's user"
+}
+
+# stage: copies the programs, the library and the test's scripts where
+# the test's user can run them (a build under a home directory of mode
+# 0700, as in CI, cannot be reached): the programs find the library
+# beside them through their run path, $ORIGIN/../lib.
+stage() {
+	local s=$T/stage lib
+	lib=$(dirname "$ZCOPY")/../lib
+	mkdir -p "$s/cmd" "$s/lib" "$s/tests"
+	cp "$ZCAT_NET" "$ZTEE" "$ZCOPY" "$s/cmd/"
+	find "$lib" -maxdepth 1 -name "libzerocopy.so*" ! -type d \
+	    -exec cp -P -t "$s/lib/" {} +
+	cp "$PY" "$PEER" "$s/tests/"
+	chmod -R a+rX "$s"
+	ZCAT_NET=$s/cmd/$(basename "$ZCAT_NET")
+	ZTEE=$s/cmd/$(basename "$ZTEE")
+	ZCOPY=$s/cmd/$(basename "$ZCOPY")
+	PY=$s/tests/$(basename "$PY")
+	PEER=$s/tests/$(basename "$PEER")
+	export LD_LIBRARY_PATH=$s/lib
 }
 
 teardown() {
