@@ -157,6 +157,7 @@ struct zc_loop {
 	TAILQ_HEAD(, watch) watches;
 	int nrun;
 	int nwatch;
+	int nrated;		/* flows with a rate (ZC_FLOW_RATE) */
 	int running;
 	uint64_t gen;
 	int64_t now;

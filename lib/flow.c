@@ -772,6 +772,8 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 	}
 	f->last_move = loop->running ? loop->now : zc__now_ms();
 	TAILQ_INSERT_TAIL(&loop->flows, f, link);
+	if (f->rated)
+		loop->nrated++;
 	loop->nrun++;
 	flow_ready(f);
 	return f;
@@ -814,6 +816,8 @@ flow_cleanup(struct zc_flow *f)
 
 	flow_unready(f);
 	TAILQ_REMOVE(&l->flows, f, link);
+	if (f->rated)
+		l->nrated--;
 	if (!f->done) {
 		f->done = 1;
 		l->nrun--;

@@ -407,6 +407,8 @@ wake_rated(struct zc_loop *l)
 {
 	struct zc_flow *f;
 
+	if (l->nrated == 0)
+		return;
 	TAILQ_FOREACH(f, &l->flows, link)
 		if (!f->done && f->wake_at > 0 && l->now >= f->wake_at) {
 			f->wake_at = 0;
