@@ -286,7 +286,8 @@ lane_text(char *line, int len, size_t size, const struct progress *p,
 	double bps, avg;
 
 	avg = secs > 0 ? l->bytes / secs : 0;
-	bps = final ? avg : dt > 0 ? (l->bytes - l->last_bytes) / dt : 0;
+	bps = final ? avg : dt > 0 && l->bytes > l->last_bytes ?
+	    (l->bytes - l->last_bytes) / dt : 0;
 	size_text(sz, sizeof(sz), l->bytes);
 	size_text(rate, sizeof(rate), bps);
 	clock_text(el, sizeof(el), secs);

@@ -227,8 +227,11 @@ main(int argc, char *argv[])
 		progress_init(&prog, expected_size(&src, limit));
 		opts.progress = on_progress;
 		opts.arg = &prog;
-		opts.tick_ms = PROGRESS_TICK_MS;
-		opts.flags |= ZC_XFER_TICK;
+		/* Redraws while nothing moves; only a terminal sees them. */
+		if (prog.tty) {
+			opts.tick_ms = PROGRESS_TICK_MS;
+			opts.flags |= ZC_XFER_TICK;
+		}
 	}
 	start = now_seconds();
 	n = zc_transfer(dst.fd, src.fd, limit, &opts, &st);
