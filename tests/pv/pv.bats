@@ -127,10 +127,12 @@ paced() {
 	"$PYTHON" "$BATS_TEST_DIRNAME/trace.py" trace 1048576 >sums
 	echo "$ms ms" >&2
 	cat sums >&2
-	# 3 MiB at 1 MiB/s, less the first bucket (1/25 s): 2.96 s; a
-	# loaded machine may be slower, never faster
+	# 3 MiB at 1 MiB/s, less the first bucket (1/50 s): 2.98 s. Never
+	# faster; slower when the scheduler wakes the mover more than 15 ms
+	# late (3.0-3.1 s on an idle machine, up to 3.8 s measured at a load
+	# of 18 on 2 cores)
 	[ "$ms" -ge 2850 ]
-	[ "$ms" -le 3800 ]
+	[ "$ms" -le 4200 ]
 	[ "$(awk '$1 == "read" || $1 == "write" { n += $2 } END { print n + 0 }' sums)" -lt 16384 ]
 	# no one-second window took more than 5% over the rate
 	[ "$(awk '$1 == "window" { print $2 }' sums)" -le 1101005 ]
@@ -174,7 +176,7 @@ paced() {
 		echo "$prog: $ms ms"
 		[ "$(sha out)" = "$(sha small)" ]
 		[ "$ms" -ge 2800 ]
-		[ "$ms" -le 3800 ]
+		[ "$ms" -le 4200 ]
 	done
 }
 
