@@ -142,7 +142,7 @@ tick_wait(struct xfer *x, int rfd, int wfd, int64_t timeout_us)
 {
 	struct timespec ts;
 	int64_t now, end, d;
-	int r;
+	int r, ms;
 
 	now = zc__now_us();
 	end = timeout_us < 0 ? INT64_MAX : now + timeout_us;
@@ -158,8 +158,9 @@ tick_wait(struct xfer *x, int rfd, int wfd, int64_t timeout_us)
 			ppoll(NULL, 0, &ts, NULL);
 			r = -ETIMEDOUT;
 		} else {
-			r = zc_wait(rfd, wfd, d == INT64_MAX ? -1 :
-			    d / 1000 >= INT_MAX ? INT_MAX : (int)((d + 999) / 1000));
+			ms = d == INT64_MAX ? -1 : d / 1000 >= INT_MAX ?
+			    INT_MAX : (int)((d + 999) / 1000);
+			r = zc_wait(rfd, wfd, ms);
 		}
 		if (r != -ETIMEDOUT)
 			return r;
@@ -201,18 +202,17 @@ tick_ready(struct xfer *x, bool rd, bool wr)
 }
 
 /* With ZC_XFER_RATE, waits until the bucket grants the next read and
- * sets x->allow; returns 0. */
-static int
+ * sets x->allow. */
+static void
 pace(struct xfer *x)
 {
 	int64_t w;
 
 	if (!x->paced)
-		return 0;
+		return;
 	while ((x->allow = zc__rate_room(&x->rate, x->limit - x->left,
 	    zc__now_us(), x->left, &w)) == 0)
 		tick_wait(x, -1, -1, w);
-	return 0;
 }
 
 /* What a 0 before the method moved anything means: end of input, or
