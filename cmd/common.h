@@ -36,6 +36,10 @@ void esc_buf(char *buf, size_t size, const char *s, size_t len);
  * with "OPT: invalid size 'TEXT'" on bad input. */
 uint64_t parse_size(const char *opt, const char *text);
 
+/* Parses -L's bytes a second (parse_size's grammar, at least 1); exits
+ * with "rate: invalid size 'TEXT'" on bad input. */
+uint64_t parse_rate(const char *text);
+
 /* Opens the endpoint TEXT (zc_spec_parse + zc_endpoint_open); on failure
  * prints "PROG: spec 'TEXT': WHY" and exits 1. Standard input or output
  * named by "-" that was closed at start (stdio_closed) is reported as
@@ -53,20 +57,47 @@ int try_open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
 double now_seconds(void);
 int64_t now_ms(void);
 
-/* A live progress line on stderr, like pv: bytes, elapsed, rate, and
- * percentage and ETA when total is known (0: unknown). */
+/* A live progress line on stderr, like pv's: for one stream
+ * "SIZE ELAPSED [RATE/s] [BAR] PCT% ETA H:MM:SS" (the bar a moving <=>
+ * and no percentage when the size is unknown); for two (zcat-net's
+ * directions) "ELAPSED LABEL SIZE [RATE/s] [BAR] ...  LABEL ...". The
+ * rate is that of the last interval, the average on the final line. */
+#define PROGRESS_LANES 2
+#define PROGRESS_TICK_MS 100	/* how often the programs offer a redraw */
+#define PROGRESS_NONE UINT64_MAX	/* progress_init: add no lane */
+struct progress_lane {
+	const char *label;	/* NULL: the only lane */
+	uint64_t total;		/* 0: unknown */
+	uint64_t bytes;
+	uint64_t last_bytes;	/* at the last redraw */
+};
 struct progress {
 	double start;
-	double last;
-	uint64_t total;
+	double last;		/* the last redraw */
+	double due;		/* the next one */
 	int shown;		/* width of the line on screen */
 	int tty;		/* stderr is a terminal: redraw with \r */
+	int frame;		/* redraws so far: moves the marker */
+	int nlanes;
+	struct progress_lane lane[PROGRESS_LANES];
 };
+/* Starts the clock with one unlabelled lane of total bytes (0: unknown),
+ * or none with PROGRESS_NONE. */
 void progress_init(struct progress *p, uint64_t total);
-/* Redraws at most a few times a second, or now when final is set (then
- * ends the line). When stderr is not a terminal only the final line is
- * written. */
+/* Adds a lane; returns its index, or -1 when there are PROGRESS_LANES. */
+int progress_lane(struct progress *p, const char *label, uint64_t total);
+/* Sets the bytes of a lane. */
+void progress_set(struct progress *p, int lane, uint64_t bytes);
+/* Redraws every half second (when called often enough), or now
+ * when final is set (then ends the line). When stderr is not a terminal
+ * only the final line is written. */
+void progress_draw(struct progress *p, int final);
+/* progress_set of lane 0, then progress_draw. */
 void progress_update(struct progress *p, uint64_t bytes, int final);
+
+/* Writes n bytes with three significant digits and a binary unit into
+ * buf: "999B", "0.98KiB", "1.17GiB", "23.4MiB", "512KiB". */
+void size_text(char *buf, size_t len, double n);
 
 /* Prints "PROG: LABEL: N bytes in S s (RATE/s): METHOD N, ..." on stderr;
  * label (shown through esc) may be NULL, and only methods that moved bytes are listed. */

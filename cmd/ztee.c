@@ -72,6 +72,7 @@ static const struct option longopts[] = {
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
 	{ "output-error", optional_argument, NULL, OPT_OUTPUT_ERROR },
 	{ "progress", no_argument, NULL, 'P' },
+	{ "rate-limit", required_argument, NULL, 'L' },
 	{ "stats", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -80,7 +81,7 @@ static const struct option longopts[] = {
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-aiPpv] [--no-splice] "
+	fprintf(stderr, "usage: %s [-aiPpv] [-L rate] [--no-splice] "
 	    "[--output-error[=MODE]] [OUTPUT ...]\n", getprogname());
 	fprintf(stderr, "Try '%s --help' for more information.\n",
 	    getprogname());
@@ -90,13 +91,17 @@ usage(void)
 static void __attribute__((noreturn))
 help(void)
 {
-	printf("usage: %s [-aiPpv] [--no-splice] [--output-error[=MODE]] "
-	    "[OUTPUT ...]\n", getprogname());
+	printf("usage: %s [-aiPpv] [-L rate] [--no-splice] "
+	    "[--output-error[=MODE]] [OUTPUT ...]\n", getprogname());
 	fputs("Copy standard input to standard output and to every OUTPUT.\n"
 	    "\n"
 	    "  -a, --append             append to files, do not truncate them\n"
 	    "  -i, --ignore-interrupts  ignore SIGINT\n"
-	    "  -P, --progress           show a progress line on standard error\n"
+	    "  -L, --rate-limit=RATE    read at most RATE bytes a second "
+	    "(suffixes k, M, G),\n"
+	    "                           still by splice\n"
+	    "  -P, --progress           show a progress line on standard error "
+	    "(pv's)\n"
 	    "  -p                       same as --output-error=warn-nopipe\n"
 	    "  -v, --stats              print bytes and methods per output at "
 	    "the end\n"
@@ -398,14 +403,18 @@ main(int argc, char *argv[])
 	struct zc_flow_opts fo;
 	struct zc_stats st;
 	double start;
+	uint64_t rate = 0;
 	int append = 0, stats = 0, nosplice = 0, ch, i, n, r, s, in_closed;
 
 	stdio_guard();
 	in_closed = stdio_closed(STDIN_FILENO);
 	memset(&z, 0, sizeof(z));
 	z.mode = MODE_SIGPIPE;
-	while ((ch = getopt_long(argc, argv, "Paipv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "L:Paipv", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'L':
+			rate = parse_rate(optarg);
+			break;
 		case 'P':
 			z.progress = 1;
 			break;
@@ -464,6 +473,10 @@ main(int argc, char *argv[])
 	memset(&fo, 0, sizeof(fo));
 	fo.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
 	fo.limit = ZC_NO_LIMIT;
+	if (rate > 0) {
+		fo.flags |= ZC_FLOW_RATE;
+		fo.rate = rate;
+	}
 	fo.on_done = on_done;
 	fo.on_sink_error = on_sink_error;
 	fo.arg = &z;
@@ -486,7 +499,7 @@ main(int argc, char *argv[])
 	if (z.progress)
 		progress_init(&z.prog, input_size(STDIN_FILENO));
 	if (z.progress || z.pipe_check)
-		zc_loop_set_tick(z.loop, 100, on_tick, &z);
+		zc_loop_set_tick(z.loop, PROGRESS_TICK_MS, on_tick, &z);
 	r = n > 0 ? zc_loop_run(z.loop, -1) : 0;
 	/* -EPIPE is also what the flow ends with when no output is left;
 	 * the source's err_side tells a read error apart. */

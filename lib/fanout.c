@@ -97,7 +97,8 @@ round_start(struct zc_flow *f)
 	} else {
 		if (src_end(f))
 			return flow_done(f, 0);
-		max = f->limit - f->taken;
+		if ((max = src_room(f)) == 0)
+			return 0;
 	}
 	if ((r = round_pipes(f)) < 0)
 		return flow_fail(f, r);

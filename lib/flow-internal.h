@@ -140,6 +140,9 @@ struct zc_flow {
 	enum mode after;	/* M_REST: the mode to go on in */
 	int nopipe;		/* M_RW for want of a pipe: back to M_HUB
 				   once the budget has room */
+	int rated;		/* ZC_FLOW_RATE with a rate */
+	struct zc__rate rate;
+	int64_t wake_at;	/* ms: the bucket refills; 0: not waiting */
 };
 
 TAILQ_HEAD(zc_flow_rq, zc_flow);
@@ -156,6 +159,7 @@ struct zc_loop {
 	TAILQ_HEAD(, watch) watches;
 	int nrun;
 	int nwatch;
+	int nrated;		/* flows with a rate (ZC_FLOW_RATE) */
 	int running;
 	uint64_t gen;
 	int64_t now;
@@ -214,6 +218,7 @@ ssize_t	ep_write(struct ep *, const char *, size_t);
 int	src_end(const struct zc_flow *);
 int	sink_take(struct zc_flow *, struct sink *, int, uint64_t, int, int);
 int	src_fill(struct zc_flow *);
+uint64_t src_room(struct zc_flow *);
 void	flow_step(struct zc_flow *);
 void	flow_release(struct zc_flow *);
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -158,6 +159,26 @@ int
 src_end(const struct zc_flow *f)
 {
 	return f->eof || f->taken >= f->limit;
+}
+
+/* How many bytes the source may give now: what is left of the limit, and
+ * with a rate what the bucket grants; 0 when it grants nothing yet (the
+ * flow then sleeps on the loop's timer until f->wake_at). */
+uint64_t
+src_room(struct zc_flow *f)
+{
+	uint64_t left = f->limit - f->taken, room;
+	int64_t w = 0;
+
+	if (!f->rated)
+		return left;
+	room = zc__rate_room(&f->rate, f->taken, f->loop->now * 1000, left,
+	    &w);
+	if (room == 0) {
+		f->wake_at = f->loop->now + (w + 999) / 1000;
+		return 0;
+	}
+	return MIN(room, left);
 }
 
 /* After EAGAIN between two descriptors, waits for the one that is not
@@ -374,7 +395,7 @@ src_fill(struct zc_flow *f)
 	struct zc_pipe *h = &f->h;
 	struct ep *e = &f->src;
 	size_t room = h->size > h->len ? h->size - h->len : 0;
-	uint64_t avg;
+	uint64_t avg, allow;
 	ssize_t n;
 
 	if (e->rw) {
@@ -393,12 +414,11 @@ src_fill(struct zc_flow *f)
 				e->boff = e->blen = 0;
 			return 1;
 		}
-		if (src_end(f) || room == 0)
+		if (src_end(f) || room == 0 || (allow = src_room(f)) == 0)
 			return 0;
 		if (buf_get(f->loop, &e->buf, &e->bsize) < 0)
 			return flow_fail(f, -ENOMEM);
-		n = ep_read(e, e->buf,
-		    MIN(MIN(room, e->bsize), f->limit - f->taken));
+		n = ep_read(e, e->buf, MIN(MIN(room, e->bsize), allow));
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -412,15 +432,17 @@ src_fill(struct zc_flow *f)
 		account(f, &e->st, ZC_METHOD_READ_WRITE, n);
 		return 1;
 	}
-	if (src_end(f) || room == 0 || !ep_ready(e, POLLIN))
+	if (src_end(f) || room == 0 || (allow = src_room(f)) == 0 ||
+	    !ep_ready(e, POLLIN))
 		return 0;
-	n = splice(e->fd, NULL, h->wfd, NULL, MIN(room, f->limit - f->taken),
+	n = splice(e->fd, NULL, h->wfd, NULL, MIN(room, allow),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		h->len += n;
 		f->taken += n;
 		account(f, &e->st, ZC_METHOD_SPLICE_PIPE, n);
-		avg = adapt_average(f, n);
+		/* Small pieces the rate asked for stay spliced. */
+		avg = f->rated ? 0 : adapt_average(f, n);
 		if (avg > 0 && avg < ADAPT_LOW)
 			f->adapt_to = M_RW;
 		return 1;
@@ -458,22 +480,21 @@ step_srcpipe(struct zc_flow *f)
 
 	if (src_end(f) && s->e.blen == 0)
 		return flow_done(f, 0);
-	return sink_take(f, s, f->src.fd, f->limit - f->taken, 0,
-	    ZC_METHOD_SPLICE);
+	return sink_take(f, s, f->src.fd, src_room(f), 0, ZC_METHOD_SPLICE);
 }
 
 static int
 step_sinkpipe(struct zc_flow *f)
 {
 	struct sink *s = f->sinks[f->last];
+	uint64_t allow;
 	ssize_t n;
 
 	if (src_end(f))
 		return flow_done(f, 0);
-	if (!ep_ready(&f->src, POLLIN))
+	if ((allow = src_room(f)) == 0 || !ep_ready(&f->src, POLLIN))
 		return 0;
-	n = splice(f->src.fd, NULL, s->e.fd, NULL,
-	    MIN(f->limit - f->taken, CHUNK_MAX),
+	n = splice(f->src.fd, NULL, s->e.fd, NULL, MIN(allow, CHUNK_MAX),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		f->taken += n;
@@ -577,6 +598,7 @@ static int
 step_rw(struct zc_flow *f)
 {
 	struct sink *s;
+	uint64_t allow;
 	ssize_t n;
 	int i, prog = 0, pending = 0;
 
@@ -614,9 +636,11 @@ step_rw(struct zc_flow *f)
 		f->mode = M_HUB;
 		return 1;
 	}
+	if ((allow = src_room(f)) == 0)
+		return prog;
 	if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
 		return flow_fail(f, -ENOMEM);
-	n = ep_read(&f->src, f->buf, MIN(f->bsize, f->limit - f->taken));
+	n = ep_read(&f->src, f->buf, MIN(f->bsize, allow));
 	if (n == -EAGAIN) {
 		buf_put(f->loop, &f->buf, &f->bsize);	/* idle: give it back */
 		return prog;
@@ -630,7 +654,7 @@ step_rw(struct zc_flow *f)
 	f->blen = n;
 	f->taken += n;
 	account(f, &f->src.st, ZC_METHOD_READ_WRITE, n);
-	if (adapt_average(f, n) >= ADAPT_HIGH)
+	if (!f->rated && adapt_average(f, n) >= ADAPT_HIGH)
 		f->adapt_to = M_HUB;
 	return 1;
 }
@@ -657,7 +681,7 @@ flow_wait(struct zc_flow *f)
 		now |= r;
 		any |= s->e.w;
 	}
-	if (any == 0)
+	if (any == 0 && f->wake_at == 0)
 		return flow_fail(f, -EIO);	/* would hang: a bug */
 	if (now)
 		flow_ready(f);
@@ -682,6 +706,7 @@ flow_step(struct zc_flow *f)
 	}
 	for (;;) {
 		f->src.w = 0;
+		f->wake_at = 0;
 		for (i = 0; i < f->nsinks; i++)
 			f->sinks[i]->e.w = 0;
 		switch (f->mode) {
@@ -764,8 +789,17 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	f->loop = loop;
-	if (opts)
-		f->o = *opts;
+	/* A caller built against 0.1 passes a struct that ends before
+	 * rate, and never sets ZC_FLOW_RATE. */
+	if (opts) {
+		memcpy(&f->o, opts, offsetof(struct zc_flow_opts, rate));
+		if (opts->flags & ZC_FLOW_RATE)
+			f->o.rate = opts->rate;
+	}
+	if ((f->o.flags & ZC_FLOW_RATE) && f->o.rate > 0) {
+		f->rated = 1;
+		zc__rate_init(&f->rate, f->o.rate);
+	}
 	f->limit = f->o.limit ? f->o.limit : ZC_NO_LIMIT;
 	f->h.rfd = f->h.wfd = -1;
 	if ((r = ep_init(f, &f->src, src)) < 0) {
@@ -781,6 +815,8 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 	}
 	f->last_move = loop->running ? loop->now : zc__now_ms();
 	TAILQ_INSERT_TAIL(&loop->flows, f, link);
+	if (f->rated)
+		loop->nrated++;
 	loop->nrun++;
 	flow_ready(f);
 	return f;
@@ -823,6 +859,8 @@ flow_cleanup(struct zc_flow *f)
 
 	flow_unready(f);
 	TAILQ_REMOVE(&l->flows, f, link);
+	if (f->rated)
+		l->nrated--;
 	if (!f->done) {
 		f->done = 1;
 		l->nrun--;

@@ -156,6 +156,8 @@ struct zc_stats {
 #define ZC_XFER_NO_GROW 0x2u	/* leave the caller's pipes' sizes alone */
 #define ZC_XFER_SPLICE_TCP 0x4u	/* splice from a pipe or socket into TCP too
 				   (default: read/write, faster) */
+#define ZC_XFER_RATE 0x100u	/* the rate field is set (since 0.2) */
+#define ZC_XFER_TICK 0x200u	/* the tick_ms field is set (since 0.2) */
 
 struct zc_transfer_opts {
 	unsigned flags;		/* ZC_XFER_* */
@@ -164,6 +166,12 @@ struct zc_transfer_opts {
 	/* Called after each chunk with the running totals; may be NULL. */
 	void (*progress)(void *arg, const struct zc_stats *st);
 	void *arg;
+	/* Read only when flags has ZC_XFER_RATE or ZC_XFER_TICK, so that
+	 * callers built against 0.1 (a shorter struct) keep working. */
+	uint64_t rate;		/* ZC_XFER_RATE: at most this many bytes a
+				   second are read, method unchanged */
+	int tick_ms;		/* ZC_XFER_TICK: progress is also called
+				   this often while the transfer waits */
 };
 
 /*
@@ -347,6 +355,7 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 #define ZC_FLOW_NO_GROW 0x10u	/* leave the sizes of the source and sink
 				   pipes alone (default: grown within the
 				   loop's pipe budget when the flow starts) */
+#define ZC_FLOW_RATE 0x100u	/* the rate field is set (since 0.2) */
 
 struct zc_flow_opts {
 	unsigned flags;		/* ZC_FLOW_* */
@@ -365,6 +374,11 @@ struct zc_flow_opts {
 	 * drop the sink. */
 	int (*on_sink_error)(struct zc_flow *f, int sink, int err, void *arg);
 	void *arg;
+	/* Read only when flags has ZC_FLOW_RATE (callers built against 0.1
+	 * pass a shorter struct): the source is read at most this many
+	 * bytes a second, by the same methods; the flow waits on a loop
+	 * timer. 0: no limit. */
+	uint64_t rate;
 };
 
 /*
