@@ -57,7 +57,9 @@ help(void)
 	    " read/write.\n\n"
 	    "  -a, --append         append to an output file instead of"
 	    " truncating it\n"
-	    "  -n, --count=BYTES    copy at most BYTES (suffixes k, M, G, T)\n"
+	    "  -n, --count=BYTES    copy at most BYTES: a decimal number, then\n"
+	    "                       K, M, G, T, P, E (powers of 1024, also KiB...),\n"
+	    "                       kB, MB, GB... (powers of 1000) or b (512)\n"
 	    "  -P, --progress       show a progress line on standard error\n"
 	    "  -v, --stats          print bytes, methods, time and rate at"
 	    " the end\n"
@@ -70,7 +72,7 @@ help(void)
 	    " HOST:PORT,\n[V6ADDR]:PORT, tcp:HOST:PORT, unix:PATH,"
 	    " listen:[HOST:]PORT, unix-listen:PATH\n"
 	    "(see zerocopy-endpoints(7)).\n");
-	exit(0);
+	stdout_exit(0);
 }
 
 /* Returns whether the endpoint spec text names the regular file st. */
@@ -162,7 +164,7 @@ main(int argc, char *argv[])
 			aflag = 1;
 			break;
 		case 'n':
-			limit = parse_size("count", optarg);
+			limit = parse_size("number of bytes", optarg);
 			break;
 		case 'P':
 			Pflag = 1;
@@ -184,7 +186,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("%s (zerocopy) %s\n", getprogname(), ZC_VERSION);
-			exit(0);
+			stdout_exit(0);
 		default:
 			usage();
 		}
