@@ -1,8 +1,10 @@
 /*
  * Helpers shared by zcopy, ztee and zcat-net: the guard of descriptors
- * 0 to 2, quoting in messages, sizes and rates, endpoint opening, the
- * progress line (pv's: size, elapsed time, rate, a bar with percentage
- * and ETA or a moving marker) and the statistics line.
+ * 0 to 2, quoting in messages (esc, and shquote for ztee's GNU tee
+ * messages), sizes and rates, the final write of --help and --version,
+ * endpoint opening, the progress line (pv's: size, elapsed time, rate, a
+ * bar with percentage and ETA or a moving marker) and the statistics
+ * line.
  */
 #define LIBBSD_NETBSD_VIS	/* strvisx is the same in both; quiets vis.h */
 #include <sys/ioctl.h>
@@ -81,15 +83,61 @@ esc(const char *text)
 	return buf;
 }
 
+int
+size_parse(const char *text, uint64_t *n)
+{
+	static const char letters[] = "KMGTPE";
+	const char *p = text, *l;
+	uint64_t v = 0, unit = 1, base = 1024;
+	int i, power, big = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - (*p - '0')) / 10)
+			big = 1;
+		else
+			v = v * 10 + (*p - '0');
+	}
+	if (*p == 'b' && p[1] == '\0')
+		unit = 512;
+	else if (*p != '\0') {
+		/* k and m in either case, the others upper case only. */
+		if ((l = strchr(letters, *p == 'k' || *p == 'm' ?
+		    toupper((unsigned char)*p) : *p)) == NULL)
+			return -EINVAL;
+		power = l - letters + 1;
+		if (p[1] == 'B' || p[1] == 'D') {
+			base = 1000;
+			p += 2;
+		} else if (p[1] == 'i' && p[2] == 'B')
+			p += 3;
+		else
+			p++;
+		if (*p != '\0')
+			return -EINVAL;
+		for (i = 0; i < power; i++)
+			unit *= base;
+	}
+	if (big)
+		return -ERANGE;
+	if (v != 0 && unit > UINT64_MAX / v)
+		return -ERANGE;
+	*n = v * unit;
+	return 0;
+}
+
 uint64_t
-parse_size(const char *opt, const char *text)
+parse_size(const char *what, const char *text)
 {
 	uint64_t n;
+	int r;
 
-	errno = 0;
-	if (!isdigit((unsigned char)text[0]) ||
-	    expand_number(text, &n) == -1 || errno == ERANGE)
-		errx(1, "%s: invalid size '%s'", opt, esc(text));
+	if ((r = size_parse(text, &n)) == -ERANGE)
+		errx(1, "invalid %s: '%s': %s", what, esc(text),
+		    strerror(EOVERFLOW));
+	if (r < 0)
+		errx(1, "invalid %s: '%s'", what, esc(text));
 	return n;
 }
 
@@ -99,8 +147,110 @@ parse_rate(const char *text)
 	uint64_t n;
 
 	if ((n = parse_size("rate", text)) == 0)
-		errx(1, "rate: invalid size '%s'", esc(text));
+		errx(1, "invalid rate: '%s'", esc(text));
 	return n;
+}
+
+void
+stdout_exit(int status)
+{
+	if (fflush(stdout) == EOF || ferror(stdout) || fclose(stdout) == EOF) {
+		warn("write error");
+		exit(1);
+	}
+	exit(status);
+}
+
+/* Returns whether shquote leaves c as it is: at the start of a word,
+ * or later (where '#' and '~' are plain). */
+static int
+sh_plain(unsigned char c, int first)
+{
+	if (isalnum(c) || strchr("%+,-./@]_{}", c) != NULL)
+		return c != '\0';
+	return !first && (c == '#' || c == '~');
+}
+
+/* Returns whether c may stand between double quotes in shquote's
+ * output for a word with a single quote ('#' and '~' first only). */
+static int
+sh_dq(unsigned char c, int first)
+{
+	if (isalnum(c) || strchr(" %'+,-./:@]_", c) != NULL)
+		return c != '\0';
+	return first && (c == '#' || c == '~');
+}
+
+const char *
+shquote(const char *text)
+{
+	static char *ring[4];
+	static int next;
+	static const char named[] = "\a\b\t\n\v\f\r", names[] = "abtnvfr";
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i, len = strlen(text), o = 0;
+	int plain = 1, dq = 0, sq = 0, dollar = 0;
+	char *buf;
+
+	for (i = 0; i < len; i++) {
+		plain &= sh_plain(s[i], i == 0);
+		sq |= s[i] == '\'';
+	}
+	if (len > 0 && plain)
+		return text;
+	if (sq) {
+		for (dq = 1, i = 0; i < len; i++)
+			dq &= sh_dq(s[i], i == 0);
+	}
+	/* At most 10 bytes for one ('$'\ooo'' then '\''), and 5 more. */
+	free(ring[next]);
+	if ((buf = ring[next] = malloc(10 * len + 5)) == NULL)
+		err(1, NULL);
+	next = (next + 1) % 4;
+	if (dq) {
+		snprintf(buf, len + 3, "\"%s\"", text);
+		return buf;
+	}
+	/* GNU writes '' first when a word with a ' ends with an escape. */
+	if (sq && (s[len - 1] < 0x20 || s[len - 1] >= 0x7f)) {
+		memcpy(buf + o, "''", 2);
+		o += 2;
+	}
+	buf[o++] = '\'';
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		const char *nm;
+
+		if (c == '\'') {
+			memcpy(buf + o, "'\\''", 4);
+			o += 4;
+			dollar = 0;
+		} else if (c < 0x20 || c >= 0x7f) {
+			if (!dollar) {
+				memcpy(buf + o, "'$'", 3);
+				o += 3;
+				dollar = 1;
+			}
+			buf[o++] = '\\';
+			if (c != 0 && (nm = strchr(named, c)) != NULL)
+				buf[o++] = names[nm - named];
+			else {
+				buf[o++] = '0' + (c >> 6);
+				buf[o++] = '0' + ((c >> 3) & 7);
+				buf[o++] = '0' + (c & 7);
+			}
+		} else {
+			if (dollar) {
+				memcpy(buf + o, "''", 2);
+				o += 2;
+				dollar = 0;
+			}
+			buf[o++] = c;
+		}
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	return buf;
 }
 
 int

@@ -32,9 +32,35 @@ const char *esc(const char *text);
  * cut between escapes and followed by "..." when it does not all fit. */
 void esc_buf(char *buf, size_t size, const char *s, size_t len);
 
-/* Parses a byte count like 4096, 64k, 1M, 4G (expand_number); exits
- * with "OPT: invalid size 'TEXT'" on bad input. */
-uint64_t parse_size(const char *opt, const char *text);
+/* Returns text quoted as GNU coreutils quotes file names in messages
+ * in the C locale (its "shell-escape" style): as it is when every byte
+ * is a letter, a digit or one of %+,-./@]_{} (and # or ~ past the first
+ * byte); in double quotes when it holds a ' and only letters, digits
+ * and space %'+,-./:@]_ (and # or ~ as the first byte); else in single quotes, each ' written '\'',
+ * and each byte below 0x20 or from 0x7f as $'\n' ($'\a' $'\b' $'\t'
+ * $'\v' $'\f' $'\r') or $'\ooo' between the quoted parts, and '' put
+ * first when a word with a ' ends with such a byte; "" is ''.
+ * The result is text itself or a buffer that the fourth call after
+ * this one frees. */
+const char *shquote(const char *text);
+
+/* Parses a size as coreutils' head -c and dd do: decimal digits (010
+ * is ten), then nothing (bytes), b (512), or K M G T P E (k and m in
+ * either case) alone or followed by iB for powers of 1024 (KiB, ...),
+ * or by B or D for powers of 1000 (kB, KB, KD, MB, ...). Nothing may
+ * follow, no sign or space may come before. Returns 0, -EINVAL or
+ * -ERANGE (more than 2^64 - 1). */
+int size_parse(const char *text, uint64_t *n);
+
+/* size_parse that exits 1 on error with "PROG: invalid WHAT: 'TEXT'"
+ * (TEXT through esc), followed by ": Value too large for defined data
+ * type" when it overflows, as GNU head words it. */
+uint64_t parse_size(const char *what, const char *text);
+
+/* Exits with status once standard output is flushed and closed; when
+ * that fails (--help >/dev/full), prints "PROG: write error: REASON" as
+ * GNU programs do and exits 1 instead. */
+void stdout_exit(int status) __attribute__((noreturn));
 
 /* Parses -L's bytes a second (parse_size's grammar, at least 1); exits
  * with "rate: invalid size 'TEXT'" on bad input. */

@@ -184,7 +184,7 @@ help(void)
 "\n"
 "A spec is HOST:PORT, [V6ADDR]:PORT, unix:PATH, listen:[HOST:]PORT,\n"
 "unix-listen:PATH, -, fd:N, file:PATH or PATH (see zerocopy-endpoints(7)).\n");
-	exit(0);
+	stdout_exit(0);
 }
 
 static void
@@ -307,20 +307,15 @@ is_listen(const struct zc_spec *sp)
 	    sp->kind == ZC_SPEC_UNIX_LISTEN;
 }
 
-/* Whether two operands are HOST PORT rather than two specs. */
+/* Whether two operands are HOST PORT rather than two specs: a is a host
+ * by the library's nc rule, and b a port number or service name. */
 static int
 host_port_pair(const char *a, const char *b)
 {
-	static const char *prefixes[] = { "fd:", "file:", "unix:",
-	    "unix-listen:", "tcp:", "tcp4:", "tcp6:", "listen:",
-	    "tcp-listen:", "tcp4-listen:", "tcp6-listen:" };
-	size_t i;
+	struct zc_spec sp;
 
-	if (strchr(a, '/') != NULL || strcmp(a, "-") == 0)
+	if (zc_spec_parse_flags(&sp, a, ZC_SPEC_HOST_FIRST, NULL) != -ENOENT)
 		return 0;
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (strncmp(a, prefixes[i], strlen(prefixes[i])) == 0)
-			return 0;
 	if (is_digits(b))
 		return 1;
 	return strpbrk(b, ":/[]") == NULL && getservbyname(b, "tcp") != NULL;
@@ -1373,7 +1368,7 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("%s (zerocopy) %s\n", getprogname(),
 			    zc_version());
-			exit(0);
+			stdout_exit(0);
 		case 'v':
 			vflag = 1;
 			break;

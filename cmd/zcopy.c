@@ -60,9 +60,11 @@ help(void)
 	    "  -a, --append         append to an output file instead of"
 	    " truncating it\n"
 	    "  -L, --rate-limit=RATE  read at most RATE bytes a second"
-	    " (suffixes k, M, G),\n"
+	    " (sizes as for -n),\n"
 	    "                       still by splice\n"
-	    "  -n, --count=BYTES    copy at most BYTES (suffixes k, M, G, T)\n"
+	    "  -n, --count=BYTES    copy at most BYTES: a decimal number, then\n"
+	    "                       K, M, G, T, P, E (powers of 1024, also KiB...),\n"
+	    "                       kB, MB, GB... (powers of 1000) or b (512)\n"
 	    "  -P, --progress       show a progress line on standard error"
 	    " (pv's)\n"
 	    "  -v, --stats          print bytes, methods, time and rate at"
@@ -76,7 +78,7 @@ help(void)
 	    " HOST:PORT,\n[V6ADDR]:PORT, tcp:HOST:PORT, unix:PATH,"
 	    " listen:[HOST:]PORT, unix-listen:PATH\n"
 	    "(see zerocopy-endpoints(7)).\n");
-	exit(0);
+	stdout_exit(0);
 }
 
 /* Returns whether the endpoint spec text names the regular file st. */
@@ -172,7 +174,7 @@ main(int argc, char *argv[])
 			opts.flags |= ZC_XFER_RATE;
 			break;
 		case 'n':
-			limit = parse_size("count", optarg);
+			limit = parse_size("number of bytes", optarg);
 			break;
 		case 'P':
 			Pflag = 1;
@@ -194,7 +196,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("%s (zerocopy) %s\n", getprogname(), ZC_VERSION);
-			exit(0);
+			stdout_exit(0);
 		default:
 			usage();
 		}

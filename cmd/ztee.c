@@ -4,7 +4,6 @@
  */
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,11 +77,10 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* As GNU tee: the option error getopt printed, then only this line. */
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-aiPpv] [-L rate] [--no-splice] "
-	    "[--output-error[=MODE]] [OUTPUT ...]\n", getprogname());
 	fprintf(stderr, "Try '%s --help' for more information.\n",
 	    getprogname());
 	exit(1);
@@ -128,7 +126,40 @@ help(void)
 	    "IPV4:PORT, [IPV6]:PORT, localhost:PORT, unix:PATH,\n"
 	    "listen:[HOST:]PORT, tcp-listen:[HOST:]PORT or unix-listen:PATH\n"
 	    "(see ztee(1) and zerocopy-endpoints(7)).\n", stdout);
-	exit(0);
+	stdout_exit(0);
+}
+
+/* Returns arg in single quotes with C escapes (\\, \', \t, \ooo...), as
+ * GNU tee quotes an option argument in the C locale; a static buffer. */
+static const char *
+argquote(const char *arg)
+{
+	static char buf[4 * 256 + 8];
+	static const char named[] = "\a\b\t\n\v\f\r", names[] = "abtnvfr";
+	const unsigned char *s = (const unsigned char *)arg;
+	const char *nm;
+	size_t o = 0;
+
+	buf[o++] = '\'';
+	for (; *s != '\0' && o < sizeof(buf) - 6; s++) {
+		if (*s == '\\' || *s == '\'') {
+			buf[o++] = '\\';
+			buf[o++] = *s;
+		} else if (*s >= 0x20 && *s < 0x7f)
+			buf[o++] = *s;
+		else if ((nm = strchr(named, *s)) != NULL) {
+			buf[o++] = '\\';
+			buf[o++] = names[nm - named];
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = '0' + (*s >> 6);
+			buf[o++] = '0' + ((*s >> 3) & 7);
+			buf[o++] = '0' + (*s & 7);
+		}
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	return buf;
 }
 
 /* Returns the mode named by arg (exact, or an unambiguous prefix);
@@ -142,7 +173,8 @@ parse_mode(const char *arg)
 	for (i = 0; i < 4; i++) {
 		if (strcmp(arg, mode_names[i]) == 0)
 			return MODE_WARN + i;
-		if (len > 0 && strncmp(arg, mode_names[i], len) == 0) {
+		/* "" is a prefix of all four: ambiguous, as GNU says. */
+		if (strncmp(arg, mode_names[i], len) == 0) {
 			if (found >= 0)
 				many = 1;
 			found = i;
@@ -150,8 +182,8 @@ parse_mode(const char *arg)
 	}
 	if (found >= 0 && !many)
 		return MODE_WARN + found;
-	warnx("%s argument '%s' for '--output-error'",
-	    many ? "ambiguous" : "invalid", esc(arg));
+	warnx("%s argument %s for '--output-error'",
+	    many ? "ambiguous" : "invalid", argquote(arg));
 	fputs("Valid arguments are:\n", stderr);
 	for (i = 0; i < 4; i++)
 		fprintf(stderr, "  - '%s'\n", mode_names[i]);
@@ -160,58 +192,12 @@ parse_mode(const char *arg)
 	exit(1);
 }
 
-/* Returns 1 if text is an IPv4 or bracketed IPv6 literal, or
- * localhost, followed by ':' and a decimal port. */
-static int
-is_bare_socket(const char *text)
-{
-	const char *colon = strrchr(text, ':'), *p;
-	char host[64];
-	unsigned char addr[16];
-	size_t hlen;
-
-	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5)
-		return 0;
-	for (p = colon + 1; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			return 0;
-	hlen = colon - text;
-	if (hlen == 0 || hlen >= sizeof(host))
-		return 0;
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && host[hlen - 1] == ']') {
-		host[hlen - 1] = '\0';
-		return inet_pton(AF_INET6, host + 1, addr) == 1;
-	}
-	return strcmp(host, "localhost") == 0 ||
-	    inet_pton(AF_INET, host, addr) == 1;
-}
-
-/* Returns 1 if OUTPUT text names an endpoint spec, 0 for a file name. */
-static int
-is_spec(const char *text)
-{
-	static const char *const prefixes[] = {
-		"fd:", "file:", "listen:", "tcp:", "tcp-listen:", "tcp4:",
-		"tcp4-listen:", "tcp6:", "tcp6-listen:", "unix:", "unix-listen:"
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (strncmp(text, prefixes[i], strlen(prefixes[i])) == 0)
-			return 1;
-	if (strchr(text, '/') != NULL)
-		return 0;
-	return is_bare_socket(text);
-}
-
 /* Reports an output that could not be opened or failed; exits at once
  * in the exit modes. */
 static void
 output_failed(struct ztee *z, const char *name, int error)
 {
-	warnx("%s: %s", esc(name), zc_strerror(error));
+	warnx("%s: %s", shquote(name), zc_strerror(error));
 	z->status = 1;
 	if (z->mode == MODE_EXIT || z->mode == MODE_EXIT_NOPIPE)
 		exit(1);
@@ -228,7 +214,9 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 
 	o->name = text;
 	o->sink = -1;
-	if (!is_spec(text)) {
+	r = zc_spec_parse_flags(&sp, text, ZC_SPEC_FILES_FIRST, &why);
+	if (r == -ENAMETOOLONG || (r == 0 && sp.kind == ZC_SPEC_PATH)) {
+		/* The name as given: open(2) tells what is wrong with it. */
 		fd = open(text, O_WRONLY | O_CREAT | O_CLOEXEC |
 		    (append ? O_APPEND : O_TRUNC), 0666);
 		if (fd < 0) {
@@ -239,25 +227,13 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 		o->owned = 1;
 		return 0;
 	}
-	if (zc_spec_parse(&sp, text, &why) < 0) {
-		warnx("spec '%s': %s", esc(text), why);
+	if (r < 0) {
+		warnx("spec %s: %s", shquote(text), why);
 		z->status = 1;
 		if (z->mode == MODE_EXIT || z->mode == MODE_EXIT_NOPIPE)
 			exit(1);
 		return -1;
 	}
-	if (sp.kind == ZC_SPEC_STDIO) {
-		/* Not reached from is_spec, but keep "-" a file as POSIX says. */
-		warnx("spec '%s': standard output is always an output",
-		    esc(text));
-		z->status = 1;
-		return -1;
-	}
-	/* IPV4:PORT, [IPV6]:PORT and localhost:PORT connect, as ztee(1)
-	 * says, even when a file of that name exists (the library would
-	 * open the file). */
-	if (sp.kind == ZC_SPEC_TCP)
-		sp.path[0] = '\0';
 	r = zc_endpoint_open(&ep, &sp,
 	    ZC_OPEN_WRITE | (append ? ZC_OPEN_APPEND : 0), -1);
 	if (r < 0) {
@@ -308,7 +284,7 @@ on_sink_error(struct zc_flow *f, int sink, int error, void *arg)
 			break;
 		}
 	}
-	warnx("%s: %s", esc(o->name), zc_strerror(error));
+	warnx("%s: %s", shquote(o->name), zc_strerror(error));
 	z->status = 1;
 	if (z->mode == MODE_EXIT || (z->mode == MODE_EXIT_NOPIPE &&
 	    error != -EPIPE)) {
@@ -443,7 +419,7 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("%s (zerocopy) %s\n", getprogname(),
 			    zc_version());
-			return 0;
+			stdout_exit(0);
 		default:
 			usage();
 		}
@@ -534,7 +510,8 @@ main(int argc, char *argv[])
 	for (i = 1; i < z.nout; i++)
 		if (z.out[i].owned && close(z.out[i].fd) < 0 &&
 		    !z.out[i].gone) {
-			warn("%s", esc(z.out[i].name));
+			warnx("%s: %s", shquote(z.out[i].name),
+			    strerror(errno));
 			z.status = 1;
 		}
 	if (close(STDIN_FILENO) < 0 || in_closed) {
@@ -542,7 +519,7 @@ main(int argc, char *argv[])
 		z.status = 1;
 	}
 	if (close(STDOUT_FILENO) < 0 && errno != EBADF && !z.out[0].gone) {
-		warn("standard output");
+		warnx("%s: %s", shquote(z.out[0].name), strerror(errno));
 		z.status = 1;
 	}
 	free(z.out);

@@ -229,6 +229,27 @@ struct zc_spec {
  */
 int zc_spec_parse(struct zc_spec *sp, const char *text, const char **why);
 
+/* Flags for zc_spec_parse_flags: which operand words are specs. */
+#define ZC_SPEC_FILES_FIRST	0x1	/* GNU tee: a file unless prefixed or
+					 * IPV4:PORT, [IPV6]:PORT,
+					 * localhost:PORT */
+#define ZC_SPEC_HOST_FIRST	0x2	/* nc: a host unless "-", prefixed
+					 * or with a '/' */
+
+/*
+ * zc_spec_parse with a rule for words that are not obviously specs.
+ * flags 0 is zc_spec_parse. ZC_SPEC_FILES_FIRST: a word with no known
+ * prefix that is not IPV4:PORT, [IPV6]:PORT or localhost:PORT is
+ * ZC_SPEC_PATH whatever it holds ("-" and "" too; -ENAMETOOLONG when it
+ * does not fit in path), and those three socket forms leave path "" (no
+ * file of that name is preferred). ZC_SPEC_HOST_FIRST: a word that is
+ * not "-", has no known prefix and no '/' returns -ENOENT (no why): it
+ * is a host name, for a port in the next operand. Both flags at once,
+ * or unknown ones: -EINVAL.
+ */
+int zc_spec_parse_flags(struct zc_spec *sp, const char *text,
+    unsigned flags, const char **why);
+
 enum zc_kind {
 	ZC_KIND_FILE,		/* regular file */
 	ZC_KIND_PIPE,		/* pipe or FIFO */

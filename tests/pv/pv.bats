@@ -184,10 +184,10 @@ paced() {
 
 @test "-L: bad rates are refused with one message" {
 	for prog in "$ZCOPY" "$ZTEE" "$ZCAT_NET"; do
-		for r in 0 x 1.5k ""; do
+		for r in 0 x 1.5k "" 1kk 4Mx 010x; do
 			run --separate-stderr timeout 10 "$prog" -L "$r" /dev/null
 			[ "$status" -eq 1 ]
-			[ "$stderr" = "${prog##*/}: rate: invalid size '$r'" ]
+			[ "$stderr" = "${prog##*/}: invalid rate: '$r'" ]
 		done
 	done
 }

@@ -56,10 +56,15 @@ teardown() {
 }
 
 @test "bad sizes and timeouts: one message, exit 1" {
-	for n in 1.5k -1 "" 10x 16E 99999999999999999999; do
+	for n in 1.5k -1 "" 10x 1kk 4Mx; do
 		run --separate-stderr timeout 10 "$ZCOPY" -n "$n" "$D" out
 		[ "$status" -eq 1 ]
-		[ "$stderr" = "zcopy: count: invalid size '$n'" ]
+		[ "$stderr" = "zcopy: invalid number of bytes: '$n'" ]
+	done
+	for n in 16E 99999999999999999999; do
+		run --separate-stderr timeout 10 "$ZCOPY" -n "$n" "$D" out
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "zcopy: invalid number of bytes: '$n': Value too large for defined data type" ]
 	done
 	[ ! -e out ]
 	for w in 0 -3 x 99999999999; do
