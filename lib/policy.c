@@ -72,9 +72,8 @@ flow_setup(struct zc_flow *f)
 		    s->e.kind == ZC_KIND_SOCKET;
 		f->mode = M_HUB;
 	} else {
-		f->mode = M_ROUND;
-		if (f->src.kind == ZC_KIND_PIPE)
-			return 0;
+		f->mode = M_ROUND;	/* fanout.c makes H if it can */
+		return 0;
 	}
 	if ((r = pipe_get(f->loop, &f->h, f->psize)) < 0)
 		return flow_fail(f, r);
