@@ -37,7 +37,9 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Folds a move of len bytes that took ns into avg (ns per MiB). */
+/* Folds a move of len bytes that took ns into avg (ns per MiB); a
+ * sample counts for at most 4 times the average, so that one call
+ * preempted on a busy host does not decide. */
 static void
 measure(uint64_t *avg, int64_t ns, uint64_t len)
 {
@@ -48,6 +50,8 @@ measure(uint64_t *avg, int64_t ns, uint64_t len)
 	v = ((uint64_t)ns << 20) / len;
 	if (v == 0)
 		v = 1;
+	if (*avg && v > *avg * 4)
+		v = *avg * 4;
 	*avg = *avg ? (*avg * 7 + v) / 8 : v;
 }
 
@@ -145,6 +149,8 @@ round_to_rw(struct zc_flow *f)
 	return 1;
 }
 
+static int round_plan(struct zc_flow *);
+
 /* Gives a flow whose source is not a pipe its hub pipe H; returns 0,
  * 1 after going on as M_RW instead, or -1 when the flow ended. */
 static int
@@ -152,7 +158,9 @@ round_hub(struct zc_flow *f)
 {
 	int r;
 
-	if (every_buffered(f))
+	if ((r = round_plan(f)) < 0)
+		return flow_fail(f, r);
+	if (r == f->nlive)
 		return round_to_rw(f);
 	if ((r = pipe_get(f->loop, &f->h, f->psize)) < 0) {
 		if (pipe_short(-r))
