@@ -9,7 +9,8 @@
  * next round starts once every sink has its share.
  *
  * A sink is buffered for good when it cannot have a pipe (no descriptor
- * or pipe memory left, a pipe capped at 2 pages) or refuses splice, and
+ * or pipe memory left, a pipe capped at 2 pages: pipe_get failing for
+ * any reason never ends the flow) or refuses splice, and
  * every sink once tee(2) is refused; file-like sinks are buffered when
  * their tee(2)s, as measured, cost more than the one read(2) (see
  * zc_loop_new(3)). With every sink buffered, or no H to be had, the
@@ -60,12 +61,6 @@ tee_refused(int err)
 {
 	return err == ENOSYS || err == EINVAL || err == EPERM ||
 	    err == EOPNOTSUPP;
-}
-
-static int
-pipe_short(int err)
-{
-	return err == EMFILE || err == ENFILE || err == ENOMEM;
 }
 
 /* Whether s is written to like a file: splice(2) into it copies as
@@ -162,11 +157,8 @@ round_hub(struct zc_flow *f)
 		return flow_fail(f, r);
 	if (r == f->nlive)
 		return round_to_rw(f);
-	if ((r = pipe_get(f->loop, &f->h, f->psize)) < 0) {
-		if (pipe_short(-r))
-			return round_to_rw(f);
-		return flow_fail(f, r);
-	}
+	if (pipe_get(f->loop, &f->h, f->psize) < 0)
+		return round_to_rw(f);
 	if (f->h.size <= PIPE_CAPPED && f->psize > PIPE_CAPPED) {
 		pipe_close(&f->h);
 		return round_to_rw(f);
@@ -179,7 +171,7 @@ round_hub(struct zc_flow *f)
  * buffer), gives each piped one but the last an empty Q, all of one
  * size, and sets f->last (-1 when some sink is buffered). A pipe that
  * cannot be had makes its sink buffered. Returns the number of buffered
- * sinks, or -errno.
+ * sinks, or -EIO.
  */
 static int
 round_plan(struct zc_flow *f)
@@ -229,8 +221,6 @@ round_plan(struct zc_flow *f)
 			}
 			if (s->q.rfd < 0) {
 				r = pipe_get(f->loop, &s->q, f->qsize);
-				if (r < 0 && !pipe_short(-r))
-					return r;
 				if (r == 0 && s->q.size <= PIPE_CAPPED &&
 				    f->qsize > PIPE_CAPPED) {
 					pipe_close(&s->q);
