@@ -28,6 +28,8 @@
 
 #define PIPE_CAPPED	8192	/* 2 pages: the size past the pipe budget */
 #define SEED_RATIO	16	/* read(2)/tee(2) cost until both are known */
+#define MEASURE_MIN	(32 * 1024)	/* smaller moves cost their call */
+#define MEASURE_N	8	/* samples of each before they decide */
 
 static int64_t
 now_ns(void)
@@ -38,22 +40,27 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Folds a move of len bytes that took ns into avg (ns per MiB); a
- * sample counts for at most 4 times the average, so that one call
- * preempted on a busy host does not decide. */
+/* Folds a move of len bytes that took ns into est (ns per MiB): a
+ * cheaper sample is taken at once, a dearer one moves est by a 16th of
+ * the difference, at most 4 times est, so that calls preempted on a
+ * busy host do not decide. Moves below MEASURE_MIN are not counted:
+ * what they cost is the call, not the bytes. */
 static void
-measure(uint64_t *avg, int64_t ns, uint64_t len)
+measure(uint64_t *est, unsigned *cnt, int64_t ns, uint64_t len)
 {
 	uint64_t v;
 
-	if (len == 0 || ns < 0)
+	if (len < MEASURE_MIN || ns < 0)
 		return;
+	if (*cnt < MEASURE_N)
+		(*cnt)++;
 	v = ((uint64_t)ns << 20) / len;
 	if (v == 0)
 		v = 1;
-	if (*avg && v > *avg * 4)
-		v = *avg * 4;
-	*avg = *avg ? (*avg * 7 + v) / 8 : v;
+	if (*est == 0 || v < *est)
+		*est = v;
+	else
+		*est += (MIN(v, *est * 4) - *est) / 16;
 }
 
 static int
@@ -102,7 +109,8 @@ every_buffered(const struct zc_flow *f)
  * Whether nfile file-like sinks are to be buffered: their nfile - 1
  * tee(2)s (the last one would splice from S) against the one read(2)
  * that fills the buffer, by the costs measured so far. Until both are
- * known, many files are buffered at once and fewer try each way once.
+ * known (MEASURE_N samples each), many files are buffered at once, and
+ * fewer are piped until tee(2) is known, then buffered.
  */
 static int
 files_buffered(struct zc_flow *f, int nfile)
@@ -111,14 +119,14 @@ files_buffered(struct zc_flow *f, int nfile)
 
 	if (nfile < 2)
 		return 0;
-	if (f->tee_ns == 0 || f->read_ns == 0) {
+	if (f->tee_n < MEASURE_N || f->read_n < MEASURE_N) {
 		if (nfile - 1 > SEED_RATIO)
 			return 1;
-		return f->tee_ns != 0;
+		return f->tee_n >= MEASURE_N;
 	}
 	tees = (uint64_t)(nfile - 1) * f->tee_ns;
 	if (f->filebuf)
-		return tees * 4 > f->read_ns * 3;
+		return tees * 2 > f->read_ns;
 	return tees > f->read_ns;
 }
 
@@ -281,7 +289,10 @@ round_read(struct zc_flow *f, int spipe, int known, size_t len)
 			return n == 0 ? -EIO : -errno;
 	} else if ((n = ep_read(&f->src, f->buf, len)) <= 0)
 		return n;
-	measure(&f->read_ns, now_ns() - t0, n);
+	/* The first read into a new buffer pays its page faults. */
+	if (f->bufwarm)
+		measure(&f->read_ns, &f->read_n, now_ns() - t0, n);
+	f->bufwarm = 1;
 	if (f->h.rfd >= 0)
 		f->h.len -= n;
 	else
@@ -379,7 +390,7 @@ round_start(struct zc_flow *f)
 		nbuf++;
 	}
 	if (ntee > 0)
-		measure(&f->tee_ns, (now_ns() - t0) / ntee, n);
+		measure(&f->tee_ns, &f->tee_n, (now_ns() - t0) / ntee, n);
 	if (nbuf > 0 && f->last >= 0) {
 		f->sinks[f->last]->rb = 1;
 		f->last = -1;

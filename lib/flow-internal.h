@@ -134,6 +134,8 @@ struct zc_flow {
 	int filebuf;		/* M_ROUND: file-like sinks are buffered */
 	uint64_t tee_ns;	/* M_ROUND: measured ns per MiB of one tee */
 	uint64_t read_ns;	/* M_ROUND: measured ns per MiB of a read */
+	unsigned tee_n, read_n;	/* M_ROUND: samples in tee_ns, read_ns */
+	int bufwarm;		/* M_ROUND: f->buf was read into before */
 	uint64_t discard;	/* M_ROUND: bytes of a dropped last sink */
 	struct zc_pipe h;	/* hub pipe; rfd -1 when none */
 	size_t psize;		/* owned pipes' wanted size */
