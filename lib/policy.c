@@ -73,18 +73,6 @@ flow_setup(struct zc_flow *f)
 		f->mode = M_HUB;	/* H is taken when bytes come */
 		return 0;
 	}
-	f->mode = M_ROUND;
-	if (f->src.kind == ZC_KIND_PIPE)
-		return 0;
-	r = pipe_get(f->loop, &f->h, f->qsize);
-	if (NO_PIPE(r)) {
-		/* No pipe to spare: the fan-out goes by read/write. */
-		if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
-			return flow_fail(f, -ENOMEM);
-		f->mode = M_RW;
-		return 0;
-	}
-	if (r < 0)
-		return flow_fail(f, r);
+	f->mode = M_ROUND;	/* fanout.c makes H if it can */
 	return 0;
 }
