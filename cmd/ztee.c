@@ -203,6 +203,20 @@ output_failed(struct ztee *z, const char *name, int error)
 		exit(1);
 }
 
+/* A FIFO ztee opened is its own open file description: made
+ * non-blocking, it is written whole and waited for through the loop,
+ * where a blocking one would be written PIPE_BUF bytes at a time. */
+static void
+fifo_nonblock(int fd)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	    (fl = fcntl(fd, F_GETFL)) != -1)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 /* Opens OUTPUT text into o; returns 0, or -1 after reporting. */
 static int
 open_output(struct ztee *z, struct output *o, const char *text, int append)
@@ -223,6 +237,7 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 			output_failed(z, text, -errno);
 			return -1;
 		}
+		fifo_nonblock(fd);
 		o->fd = fd;
 		o->owned = 1;
 		return 0;
@@ -247,8 +262,10 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 			output_failed(z, text, -errno);
 			return -1;
 		}
-	} else
+	} else {
 		fd = ep.fd;
+		fifo_nonblock(fd);
+	}
 	o->fd = fd;
 	o->owned = 1;
 	return 0;

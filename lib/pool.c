@@ -274,15 +274,22 @@ pipe_put(struct zc_loop *l, struct zc_pipe *p)
 	p->len = 0;
 }
 
-/* Grows the pipes a flow was handed (source, sinks) to an owned pipe's
- * share of the budget, never shrinking them. The kernel counts a pipe's
- * pages against the user who made it, who may be another: a refusal
- * here says nothing about the loop's own budget. */
+/* Grows the pipes a flow was handed (source, sinks) to a share of the
+ * budget, never shrinking them: one share among the handed pipes and
+ * the flow's own (one per sink at most), since the kernel counts them
+ * all against the user when the user made them (100 FIFOs grown to a
+ * whole share each would leave nothing for the round's pipes). A pipe
+ * made by another user is counted against that one: a refusal here says
+ * nothing about the loop's own budget. */
 void
 flow_grow(struct zc_flow *f)
 {
-	size_t want = pipe_share(f->loop, 1);
-	int i;
+	size_t want;
+	int i, n = f->src.kind == ZC_KIND_PIPE;
+
+	for (i = 0; i < f->nsinks; i++)
+		n += f->sinks[i]->e.kind == ZC_KIND_PIPE;
+	want = pipe_share(f->loop, n + f->nsinks);
 
 	if (f->src.kind == ZC_KIND_PIPE)
 		zc__pipe_grow(f->src.fd, want, NULL);
