@@ -48,6 +48,8 @@ account(struct zc_flow *f, struct zc_stats *st, int method, size_t n)
 {
 	st->bytes += n;
 	st->by_method[method] += n;
+	if (f->pol.cand && st != &f->src.st)
+		zc__policy_moved(&f->pol, n);
 	f->last_move = f->loop->now;
 	f->loop->active = f->loop->now;
 }
@@ -289,7 +291,7 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 {
 	size_t len;
 	ssize_t n;
-	int prog = 0;
+	int prog = 0, r;
 
 	if (s->e.rw) {
 		if (s->e.blen) {
@@ -304,6 +306,8 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 			if (s->e.boff < s->e.blen)
 				return 1;
 			s->e.boff = s->e.blen = 0;
+			if ((r = policy_apply(f)) != 0)
+				return r;
 			prog = 1;
 		}
 		if (owed == 0)
@@ -362,6 +366,7 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 	case ENOSYS:
 	case EOPNOTSUPP:
 		s->e.rw = 1;
+		f->pol.cand = 0;
 		return 1;
 	}
 	return sink_fail(f, s, -errno);
@@ -374,7 +379,6 @@ src_fill(struct zc_flow *f)
 	struct zc_pipe *h = &f->h;
 	struct ep *e = &f->src;
 	size_t room = h->size > h->len ? h->size - h->len : 0;
-	uint64_t avg;
 	ssize_t n;
 
 	if (e->rw) {
@@ -414,15 +418,14 @@ src_fill(struct zc_flow *f)
 	}
 	if (src_end(f) || room == 0 || !ep_ready(e, POLLIN))
 		return 0;
+	if (f->pol.pending && f->pol.want == ZC__PM_RW)
+		return 0;	/* let the sink empty H first */
 	n = splice(e->fd, NULL, h->wfd, NULL, MIN(room, f->limit - f->taken),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		h->len += n;
 		f->taken += n;
 		account(f, &e->st, ZC_METHOD_SPLICE_PIPE, n);
-		avg = adapt_average(f, n);
-		if (avg > 0 && avg < ADAPT_LOW)
-			f->adapt_to = M_RW;
 		return 1;
 	}
 	if (n == 0) {
@@ -442,6 +445,7 @@ src_fill(struct zc_flow *f)
 	case ENOSYS:
 	case EOPNOTSUPP:
 		e->rw = 1;
+		f->pol.cand = 0;
 		return 1;
 	}
 	return src_fail(f, -errno);
@@ -522,17 +526,8 @@ step_hub(struct zc_flow *f)
 	if (f->h.len == 0 && f->src.blen == 0 && s->e.blen == 0) {
 		if (src_end(f))
 			return flow_done(f, 0);
-		if (f->adapt_to == M_RW) {
-			if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
-				return flow_fail(f, -ENOMEM);
-			pipe_put(f->loop, &f->h);
-			f->mode = M_RW;
-			f->adapt_to = 0;
-			f->blen = 0;
-			for (r = 0; r < f->nsinks; r++)
-				f->sinks[r]->off = 0;
-			return 1;
-		}
+		if ((r = policy_apply(f)) != 0)
+			return r;
 	}
 	return prog;
 }
@@ -570,13 +565,8 @@ step_rw(struct zc_flow *f)
 		f->sinks[i]->off = 0;
 	if (src_end(f))
 		return flow_done(f, 0);
-	if (f->adapt_to == M_HUB) {
-		f->adapt_to = 0;
-		if ((i = pipe_get(f->loop, &f->h, f->psize)) < 0)
-			return flow_fail(f, i);
-		f->mode = M_HUB;
-		return 1;
-	}
+	if ((i = policy_apply(f)) != 0)
+		return i;
 	n = ep_read(&f->src, f->buf, MIN(f->bsize, f->limit - f->taken));
 	if (n == -EAGAIN)
 		return prog;
@@ -589,8 +579,6 @@ step_rw(struct zc_flow *f)
 	f->blen = n;
 	f->taken += n;
 	account(f, &f->src.st, ZC_METHOD_READ_WRITE, n);
-	if (adapt_average(f, n) >= ADAPT_HIGH)
-		f->adapt_to = M_HUB;
 	return 1;
 }
 
@@ -618,6 +606,7 @@ flow_wait(struct zc_flow *f)
 	}
 	if (any == 0)
 		return flow_fail(f, -EIO);	/* would hang: a bug */
+	policy_wait(f);
 	if (now)
 		flow_ready(f);
 	return 0;
@@ -637,7 +626,10 @@ flow_step(struct zc_flow *f)
 			goto out;
 		rest_begin(f);
 	}
+	policy_woke(f);
 	for (;;) {
+		if (policy_apply(f) < 0)
+			goto out;
 		f->src.w = 0;
 		for (i = 0; i < f->nsinks; i++)
 			f->sinks[i]->e.w = 0;

@@ -341,9 +341,11 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 
 #define ZC_FLOW_NO_SPLICE 0x1u	/* read/write only */
 #define ZC_FLOW_CLOSE 0x2u	/* close the source and sinks when freed */
-#define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into TCP sinks too (default:
-				   read the pipe and write(2), faster) */
+#define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into socket sinks (default:
+				   measured, see zc_loop_new(3)) */
 #define ZC_FLOW_KEEP_REST 0x8u	/* one sink only: see below */
+#define ZC_FLOW_COPY_OUT 0x10u	/* socket sinks: splice in, read the pipe,
+				   write(2) out (default: measured) */
 
 struct zc_flow_opts {
 	unsigned flags;		/* ZC_FLOW_* */
