@@ -81,7 +81,8 @@ struct zc__policy {
 	int probing;		/* the running phase is a probe */
 	unsigned left;		/* candidates still to probe this round */
 	unsigned mult;		/* exploit phases last this many probes */
-	int cls;		/* chunk class the last decision was for */
+	int cls;		/* the winner's chunk class in its round */
+	int mcls[ZC__PM_COUNT];	/* each method's class in this round */
 	uint64_t bytes, moves;	/* this phase, after its first move */
 	uint64_t cbytes, cmoves;	/* at the last clock read */
 	int64_t wall0, cpu0;	/* ns at the phase's first move; 0: none */
@@ -92,7 +93,8 @@ struct zc__policy {
 };
 
 /* Starts p with the candidates cand (fewer than two: p is off and
- * p->cur is the one, or ZC__PM_SPLICE), from hints when they know. */
+ * p->cur is the one, or ZC__PM_RW with none), from hints when they
+ * know. */
 void zc__policy_init(struct zc__policy *p, unsigned cand,
     struct zc__hints *hints);
 

@@ -118,8 +118,10 @@ zc__policy_init(struct zc__policy *p, unsigned cand, struct zc__hints *h)
 /* The round is measured: picks the cheapest, the last winner keeping a
  * small edge; returns it. */
 static int
-decide(struct zc__policy *p, int cls)
+decide(struct zc__policy *p)
 {
+	int cls;
+
 	double c, bc = 0;
 	int m, best = -1;
 
@@ -138,7 +140,7 @@ decide(struct zc__policy *p, int cls)
 	else
 		p->mult = MULT_START;
 	p->best = best;
-	p->cls = cls;
+	p->cls = cls = p->mcls[best];
 	p->probing = 0;
 	p->decisions++;
 	if (p->hints != NULL) {
@@ -161,6 +163,7 @@ phase_end(struct zc__policy *p, int64_t el, int64_t cpu, int cls)
 	if (cpu < 1)
 		cpu = 1;
 	p->cost[p->cur] = ((double)el / b) * ((double)cpu / b);
+	p->mcls[p->cur] = cls;
 	if (!p->probing) {
 		/* The winner's phase measured it anew: probe the others. */
 		p->probing = 1;
@@ -171,7 +174,7 @@ phase_end(struct zc__policy *p, int64_t el, int64_t cpu, int cls)
 		p->left &= ~ZC__PM_BIT(p->want);
 		return ask(p, p->want);
 	}
-	return ask(p, decide(p, cls));
+	return ask(p, decide(p));
 }
 
 int
@@ -201,7 +204,7 @@ zc__policy_moved(struct zc__policy *p, size_t n)
 	cls = chunk_class(p->bytes / p->moves);
 	if (!p->probing && cls != p->cls && p->bytes >= PROBE_BYTES &&
 	    p->moves >= PROBE_MOVES) {
-		/* The chunks changed: measure again from the start. */
+		/* The chunks changed: measure all again, afresh. */
 		p->mult = MULT_START;
 		p->best = -1;
 		return phase_end(p, el, cpu_ns() - p->cpu0, cls);
