@@ -154,8 +154,10 @@ struct zc_stats {
 
 #define ZC_XFER_NO_SPLICE 0x1u	/* read/write only */
 #define ZC_XFER_NO_GROW 0x2u	/* leave the caller's pipes' sizes alone */
-#define ZC_XFER_SPLICE_TCP 0x4u	/* splice from a pipe or socket into TCP too
-				   (default: read/write, faster) */
+#define ZC_XFER_SPLICE_TCP 0x4u	/* into sockets from a pipe or socket: splice
+				   (default: measured, see zc_transfer(3)) */
+#define ZC_XFER_COPY_OUT 0x8u	/* into sockets from a pipe or socket: splice
+				   in, read the pipe, write (default: measured) */
 
 struct zc_transfer_opts {
 	unsigned flags;		/* ZC_XFER_* */
