@@ -29,7 +29,7 @@
 #define POOL_MAX	64		/* spare pipes kept by a loop */
 #define CHUNK_MAX	((size_t)1 << 30)
 
-#define IDLE_MS		2		/* a longer wait on the source is idle */
+#define IDLE_MS		50		/* a longer wait on the source is idle */
 #define PATH_KINDS	5		/* tcp, unix, pipe, file, other */
 
 #define MIN(a, b)	((a) < (b) ? (a) : (b))

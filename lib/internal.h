@@ -87,7 +87,7 @@ struct zc__policy {
 	uint64_t cbytes, cmoves;	/* at the last clock read */
 	int64_t wall0, cpu0;	/* ns at the phase's first move; 0: none */
 	int64_t idle;		/* ns idle on the source in this phase */
-	double cost[ZC__PM_COUNT];	/* this round's scores; 0: none */
+	double cost[ZC__PM_COUNT];	/* each method's score (a running mean); 0: none */
 	unsigned decisions;	/* rounds decided */
 	struct zc__hints *hints;	/* shared with other flows, or NULL */
 };

@@ -11,17 +11,22 @@
  * bytes in flight allow it.
  *
  * The score of a phase is wall ns per byte times CPU ns per byte. Wall
- * runs from the phase's first move to its last, less the gaps longer
- * than IDLE_MS in which the flow held no byte and waited only for its
- * source (the peer had nothing to send: no method is faster there);
- * waits for a sink to drain are counted, since the method can cause
- * them. CPU is this thread's (CLOCK_THREAD_CPUTIME_ID) over the whole
- * phase, every system call and the network stack work the kernel does
- * on its behalf included: the cost of splicing into TCP is not all in
- * the splice call, so timing the calls alone misleads. The product
- * lets a clear loss of throughput outweigh a saving of CPU and the
- * other way round; on a shared, noisy machine CPU is the steadier of
- * the two.
+ * runs from the phase's first move to its last, less the gaps of
+ * IDLE_MS (50 ms) or more in which the flow held no byte and waited
+ * only for its source: the peer had nothing to send, and no method is
+ * faster there. Shorter waits count: a bulk sender held up for a few ms
+ * on a busy host comes back with a socket buffer full of bytes that
+ * then move at once, and leaving its wait out would credit the phase
+ * with them. Waits for a sink to drain count too, since the method can
+ * cause them. CPU is this thread's (CLOCK_THREAD_CPUTIME_ID) over the
+ * whole phase, every system call and the network stack's work done on
+ * its behalf included: the cost of splicing into TCP is not all in the
+ * splice call, so timing the calls alone misleads. The product lets a
+ * clear loss of throughput outweigh a saving of CPU and the other way
+ * round; on a shared, noisy host CPU is the steadier of the two. A
+ * method's score is the mean of its last phase and its score before,
+ * so that one noisy phase does not decide alone, and the last winner
+ * keeps a 10% edge.
  */
 #include <sys/epoll.h>
 
@@ -30,15 +35,15 @@
 
 #include "flow-internal.h"
 
-#define PROBE_BYTES	((uint64_t)4 << 20)	/* a probe phase moves this */
-#define PROBE_NS	(4 * 1000000LL)		/* and lasts this long, */
+#define PROBE_BYTES	((uint64_t)8 << 20)	/* a probe phase moves this */
+#define PROBE_NS	(8 * 1000000LL)		/* and lasts this long, */
 #define PROBE_MAX_NS	(100 * 1000000LL)	/* or this with few bytes */
 #define PROBE_MOVES	16			/* ... but this many moves */
 #define SAMPLE_BYTES	(64 * 1024)		/* clock read after this, */
 #define SAMPLE_MOVES	64			/* or after this many moves */
 #define MULT_START	4			/* first exploit: 4 probes long */
 #define MULT_MAX	256			/* doubling while it wins */
-#define KEEP		0.95			/* the winner's edge in a round */
+#define KEEP		0.9			/* the winner's edge in a round */
 
 static int64_t
 cpu_ns(void)
@@ -133,7 +138,6 @@ decide(struct zc__policy *p)
 			best = m;
 			bc = c;
 		}
-		p->cost[m] = 0;
 	}
 	if (best == p->best)
 		p->mult = p->mult * 2 > MULT_MAX ? MULT_MAX : p->mult * 2;
@@ -156,13 +160,16 @@ decide(struct zc__policy *p)
 static int
 phase_end(struct zc__policy *p, int64_t el, int64_t cpu, int cls)
 {
-	double b = (double)p->bytes;
+	double b = (double)p->bytes, c;
 
 	if (el < 1)
 		el = 1;
 	if (cpu < 1)
 		cpu = 1;
-	p->cost[p->cur] = ((double)el / b) * ((double)cpu / b);
+	c = ((double)el / b) * ((double)cpu / b);
+	/* Half the last phase, half the ones before: one noisy phase
+	 * does not decide alone, a real change shows within two rounds. */
+	p->cost[p->cur] = p->cost[p->cur] > 0 ? (p->cost[p->cur] + c) / 2 : c;
 	p->mcls[p->cur] = cls;
 	if (!p->probing) {
 		/* The winner's phase measured it anew: probe the others. */
@@ -207,6 +214,7 @@ zc__policy_moved(struct zc__policy *p, size_t n)
 		/* The chunks changed: measure all again, afresh. */
 		p->mult = MULT_START;
 		p->best = -1;
+		memset(p->cost, 0, sizeof(p->cost));
 		return phase_end(p, el, cpu_ns() - p->cpu0, cls);
 	}
 	if (!(p->bytes >= PROBE_BYTES * len && el >= PROBE_NS * len) &&

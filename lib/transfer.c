@@ -14,7 +14,7 @@
 #define SENDFILE_CHUNK ((size_t)16 << 20)	/* per sendfile(2) */
 #define SPLICE_CHUNK ((size_t)64 << 10)	/* when no pipe size is known */
 #define SMALL_CHUNK ((size_t)8 << 10)	/* below this, read/write is faster */
-#define IDLE_NS (2 * 1000000LL)	/* a longer wait on the source is idle */
+#define IDLE_NS (50 * 1000000LL)	/* a longer wait on the source is idle */
 
 /* Ways to move bytes into a socket besides the zc_method ones. */
 enum {
