@@ -1,11 +1,13 @@
 /*
- * flow-relay [-cns] PORTFILE PORT: accepts one TCP connection on
- * 127.0.0.1 (its port goes to PORTFILE), connects to 127.0.0.1:PORT and
- * runs one flow from the first to the second until the end of input;
- * then prints the flow's method counts on standard output as
- * "src M=N ... sink M=N ..." (every method, zeros too). -c, -n and -s
- * force ZC_FLOW_COPY_OUT, ZC_FLOW_NO_SPLICE and ZC_FLOW_SPLICE_TCP; the
- * default is the measured choice. Exit 0, or 1 on any failure.
+ * flow-relay [-cns] [-k count] PORTFILE PORT: accepts a TCP connection
+ * on 127.0.0.1 (its port goes to PORTFILE), connects to 127.0.0.1:PORT
+ * and runs one flow from the first to the second until the end of
+ * input; then prints the flow's method counts on standard output as
+ * "src M=N ... sink M=N ..." (every method, zeros too). With -k, count
+ * connections one after another, each flow in the same loop as the one
+ * before. -c, -n and -s force ZC_FLOW_COPY_OUT, ZC_FLOW_NO_SPLICE and
+ * ZC_FLOW_SPLICE_TCP; the default is the measured choice. Exit 0, or 1
+ * on any failure.
  */
 #include <sys/socket.h>
 
@@ -19,7 +21,7 @@
 
 #include "zerocopy.h"
 
-static int result = 1;
+static int result;
 
 static void
 on_done(struct zc_flow *f, int err, void *arg)
@@ -49,12 +51,15 @@ main(int argc, char **argv)
 	struct zc_loop *loop;
 	struct zc_flow *f;
 	FILE *pf;
-	int c, lfd, a, b;
+	int c, i, lfd, a, b, port, count = 1;
 
-	while ((c = getopt(argc, argv, "cns")) != -1) {
+	while ((c = getopt(argc, argv, "ck:ns")) != -1) {
 		switch (c) {
 		case 'c':
 			o.flags |= ZC_FLOW_COPY_OUT;
+			break;
+		case 'k':
+			count = atoi(optarg);
 			break;
 		case 'n':
 			o.flags |= ZC_FLOW_NO_SPLICE;
@@ -63,8 +68,8 @@ main(int argc, char **argv)
 			o.flags |= ZC_FLOW_SPLICE_TCP;
 			break;
 		default:
-			fprintf(stderr, "usage: flow-relay [-cns] portfile "
-			    "port\n");
+			fprintf(stderr, "usage: flow-relay [-cns] [-k count] "
+			    "portfile port\n");
 			return 1;
 		}
 	}
@@ -81,30 +86,38 @@ main(int argc, char **argv)
 	}
 	fprintf(pf, "%d\n", ntohs(sin.sin_port));
 	fclose(pf);
-	if ((a = accept(lfd, NULL, NULL)) == -1) {
-		perror("flow-relay: accept");
+	if ((loop = zc_loop_new()) == NULL)
 		return 1;
+	port = atoi(argv[optind + 1]);
+	for (i = 0; i < count && result == 0; i++) {
+		if ((a = accept(lfd, NULL, NULL)) == -1) {
+			perror("flow-relay: accept");
+			return 1;
+		}
+		sin.sin_port = htons(port);
+		if ((b = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+		    connect(b, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+			perror("flow-relay: connect");
+			return 1;
+		}
+		result = 1;
+		if ((f = zc_flow_new(loop, a, &o)) == NULL ||
+		    zc_flow_add_sink(f, b) != 0 ||
+		    zc_loop_run(loop, 60000) != 0) {
+			fprintf(stderr, "flow-relay: the flow did not run\n");
+			return 1;
+		}
+		zc_flow_stats(f, &st);
+		print("src", &st);
+		zc_flow_sink_stats(f, 0, &st);
+		print(" sink", &st);
+		printf("\n");
+		fflush(stdout);
+		zc_flow_free(f);
+		close(a);
+		close(b);
 	}
-	sin.sin_port = htons(atoi(argv[optind + 1]));
-	if ((b = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    connect(b, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-		perror("flow-relay: connect");
-		return 1;
-	}
-	if ((loop = zc_loop_new()) == NULL ||
-	    (f = zc_flow_new(loop, a, &o)) == NULL ||
-	    zc_flow_add_sink(f, b) != 0 || zc_loop_run(loop, 60000) != 0) {
-		fprintf(stderr, "flow-relay: the flow did not run\n");
-		return 1;
-	}
-	zc_flow_stats(f, &st);
-	print("src", &st);
-	zc_flow_sink_stats(f, 0, &st);
-	print(" sink", &st);
-	printf("\n");
 	zc_loop_free(loop);
-	close(a);
-	close(b);
 	close(lfd);
 	if (result != 0)
 		fprintf(stderr, "flow-relay: %s\n", zc_strerror(result));
