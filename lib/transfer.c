@@ -377,23 +377,25 @@ copy_pipe(struct xfer *x)
 	return 0;
 }
 
-/* One chunk of method m from src into dst, delivered whole; returns
- * the count, 0 at the end, -NEXT - 1 when m does not work here (what
- * is in the owned pipe stays there), or -errno. */
-static ssize_t
-measured_chunk(struct xfer *x, int m, bool spipe)
+/* Moves one chunk by method m from src into dst, delivered whole, and
+ * sets *got to its size (0 at the end); x->left counts it as soon as it
+ * is taken from src. Returns 0, NEXT when m does not work here (what is
+ * in the owned pipe stays there), or -errno. */
+static int
+measured_chunk(struct xfer *x, int m, bool spipe, size_t *got)
 {
 	ssize_t n;
 	int r;
 
+	*got = 0;
 	if (m == ZC__PM_RW || (spipe && m == ZC__PM_COPY)) {
 		if ((r = get_buf(x)) < 0)
 			return r;
 		if ((n = read_some(x, x->src, want(x, x->bufsz))) <= 0)
-			return n;
-		if ((r = write_all(x, x->buf, (size_t)n)) < 0)
-			return r;
-		return n;
+			return (int)n;
+		x->left -= (size_t)n;
+		*got = (size_t)n;
+		return write_all(x, x->buf, (size_t)n);
 	}
 	for (;;) {
 		if (spipe)
@@ -410,7 +412,7 @@ measured_chunk(struct xfer *x, int m, bool spipe)
 			if ((r = xwait(x, x->src, spipe ? x->dst : -1)) < 0)
 				return r;
 		} else if (zc__unsupported(errno)) {
-			return -NEXT - 1;
+			return NEXT;
 		} else if (errno != EINTR) {
 			return spipe ? both_failed(x, errno) :
 			    fail(x, ZC_SIDE_SRC, errno);
@@ -418,18 +420,16 @@ measured_chunk(struct xfer *x, int m, bool spipe)
 	}
 	if (n == 0)
 		return 0;
+	x->left -= (size_t)n;
+	*got = (size_t)n;
 	if (spipe) {
 		deliver(x, ZC_METHOD_SPLICE, (size_t)n);
-		return n;
+		return 0;
 	}
 	x->pipe.len = (size_t)n;
 	if (m == ZC__PM_COPY)
-		r = copy_pipe(x);
-	else if ((r = empty_pipe(x)) == DONE)
-		r = 0;
-	else if (r == NEXT)
-		return -NEXT - 1;
-	return r < 0 ? r : n;
+		return copy_pipe(x);
+	return empty_pipe(x);	/* DONE is 0 */
 }
 
 /*
@@ -445,7 +445,8 @@ m_measured(struct xfer *x, unsigned cand)
 {
 	struct zc__policy pol;
 	uint64_t moved = 0;
-	ssize_t n, sz;
+	size_t n;
+	ssize_t sz;
 	bool spipe = x->si.kind == ZC_KIND_PIPE;
 	int r = DONE;
 
@@ -460,22 +461,14 @@ m_measured(struct xfer *x, unsigned cand)
 	zc__policy_init(&pol, cand, NULL);
 	x->pol = &pol;
 	while (x->left > 0) {
-		n = measured_chunk(x, pol.cur, spipe);
-		if (n == -NEXT - 1) {
-			r = NEXT;
+		if ((r = measured_chunk(x, pol.cur, spipe, &n)) != 0)
 			break;
-		}
-		if (n < 0) {
-			r = (int)n;
-			break;
-		}
 		if (n == 0) {
 			r = zero(x, moved);
 			break;
 		}
-		moved += (size_t)n;
-		x->left -= (size_t)n;
-		if (zc__policy_moved(&pol, (size_t)n))
+		moved += n;
+		if (zc__policy_moved(&pol, n))
 			zc__policy_switched(&pol);
 	}
 	x->pol = NULL;

@@ -69,4 +69,19 @@ expect "socket, slow splice: mostly read/write" read-write -ge $((N / 2))
 run "socket, slow write" write:delay_exit=20000 -S
 expect "socket, slow write: mostly spliced" splice-pipe -ge $((N / 2))
 
+# Splice out refused after the first splice in (bytes in the owned
+# pipe), with a limit: read/write delivers those, then exactly the rest.
+L=3000017
+cat "$T/in" | timeout 60 strace -qq -o /dev/null -e trace=splice \
+    -e inject=splice:error=EINVAL:when=2 "$X" -S -D -l $L \
+    > "$T/out" 2> "$T/err"
+if grep -q "^result $L bytes $L " "$T/err" &&
+    head -c $L "$T/in" | cmp -s - "$T/out"; then
+	echo "ok - refused splice out with a limit: exactly the limit"
+else
+	echo "not ok - refused splice out with a limit: $(cat "$T/err")," \
+	    "$(wc -c < "$T/out") bytes out"
+	fails=$((fails + 1))
+fi
+
 [ $fails -eq 0 ]
