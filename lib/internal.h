@@ -87,7 +87,9 @@ struct zc__policy {
 	uint64_t cbytes, cmoves;	/* at the last clock read */
 	int64_t wall0, cpu0;	/* ns at the phase's first move; 0: none */
 	int64_t idle;		/* ns idle on the source in this phase */
-	double cost[ZC__PM_COUNT];	/* each method's score (a running mean); 0: none */
+	double wall[ZC__PM_COUNT];	/* each method's wall ns per byte */
+	double cpu[ZC__PM_COUNT];	/* and CPU ns per byte (running
+					   means); 0: not measured */
 	unsigned decisions;	/* rounds decided */
 	struct zc__hints *hints;	/* shared with other flows, or NULL */
 };

@@ -10,10 +10,9 @@
  * policy_apply, which makes a switch the policy asked for once the
  * bytes in flight allow it.
  *
- * The score of a phase is wall ns per byte times CPU ns per byte. Wall
- * runs from the phase's first move to its last, less the gaps of
- * IDLE_MS (50 ms) or more in which the flow held no byte and waited
- * only for its source: the peer had nothing to send, and no method is
+ * A phase is measured by its wall and CPU ns per byte. Wall runs from
+ * the phase's first move to its last, less the gaps of IDLE_MS (50 ms)
+ * or more in which the flow held no byte and waited only for its source: the peer had nothing to send, and no method is
  * faster there. Shorter waits count: a bulk sender held up for a few ms
  * on a busy host comes back with a socket buffer full of bytes that
  * then move at once, and leaving its wait out would credit the phase
@@ -21,12 +20,15 @@
  * cause them. CPU is this thread's (CLOCK_THREAD_CPUTIME_ID) over the
  * whole phase, every system call and the network stack's work done on
  * its behalf included: the cost of splicing into TCP is not all in the
- * splice call, so timing the calls alone misleads. The product lets a
- * clear loss of throughput outweigh a saving of CPU and the other way
- * round; on a shared, noisy host CPU is the steadier of the two. A
- * method's score is the mean of its last phase and its score before,
- * so that one noisy phase does not decide alone, and the last winner
- * keeps a 10% edge.
+ * splice call, so timing the calls alone misleads. Each of the two is
+ * kept per method as the mean of its last phase and its value before,
+ * so that one noisy phase does not decide alone. A method whose wall
+ * time per byte is more than 1.5 times the fastest's cannot win (a
+ * method that makes the flow wait costs little CPU while it waits);
+ * among the others the lowest product of the two wins, the last winner
+ * keeping a 10% edge: a clear loss of throughput outweighs a saving of
+ * CPU and the other way round, and on a shared, noisy host CPU is the
+ * steadier of the two.
  */
 #include <sys/epoll.h>
 
@@ -44,6 +46,8 @@
 #define MULT_START	4			/* first exploit: 4 probes long */
 #define MULT_MAX	256			/* doubling while it wins */
 #define KEEP		0.9			/* the winner's edge in a round */
+#define SLOW		1.5			/* wall time beyond the fastest's
+						   this much cannot win */
 
 static int64_t
 cpu_ns(void)
@@ -120,20 +124,26 @@ zc__policy_init(struct zc__policy *p, unsigned cand, struct zc__hints *h)
 	p->left = cand & ~ZC__PM_BIT(p->cur);
 }
 
-/* The round is measured: picks the cheapest, the last winner keeping a
- * small edge; returns it. */
+/* The round is measured: picks the cheapest of the methods whose wall
+ * time is within SLOW of the fastest's, the last winner keeping a small
+ * edge; returns it. */
 static int
 decide(struct zc__policy *p)
 {
-	int cls;
+	double c, bc = 0, fast = 0;
+	int m, cls, best = -1;
 
-	double c, bc = 0;
-	int m, best = -1;
-
+	for (m = 0; m < ZC__PM_COUNT; m++)
+		if ((p->cand & ZC__PM_BIT(m)) && p->wall[m] > 0 &&
+		    (fast == 0 || p->wall[m] < fast))
+			fast = p->wall[m];
 	for (m = 0; m < ZC__PM_COUNT; m++) {
-		if (!(p->cand & ZC__PM_BIT(m)) || p->cost[m] <= 0)
+		if (!(p->cand & ZC__PM_BIT(m)) || p->wall[m] <= 0 ||
+		    p->wall[m] > fast * SLOW)
 			continue;
-		c = m == p->best ? p->cost[m] * KEEP : p->cost[m];
+		c = p->wall[m] * p->cpu[m];
+		if (m == p->best)
+			c *= KEEP;
 		if (best < 0 || c < bc) {
 			best = m;
 			bc = c;
@@ -166,10 +176,12 @@ phase_end(struct zc__policy *p, int64_t el, int64_t cpu, int cls)
 		el = 1;
 	if (cpu < 1)
 		cpu = 1;
-	c = ((double)el / b) * ((double)cpu / b);
 	/* Half the last phase, half the ones before: one noisy phase
 	 * does not decide alone, a real change shows within two rounds. */
-	p->cost[p->cur] = p->cost[p->cur] > 0 ? (p->cost[p->cur] + c) / 2 : c;
+	c = (double)el / b;
+	p->wall[p->cur] = p->wall[p->cur] > 0 ? (p->wall[p->cur] + c) / 2 : c;
+	c = (double)cpu / b;
+	p->cpu[p->cur] = p->cpu[p->cur] > 0 ? (p->cpu[p->cur] + c) / 2 : c;
 	p->mcls[p->cur] = cls;
 	if (!p->probing) {
 		/* The winner's phase measured it anew: probe the others. */
@@ -214,7 +226,8 @@ zc__policy_moved(struct zc__policy *p, size_t n)
 		/* The chunks changed: measure all again, afresh. */
 		p->mult = MULT_START;
 		p->best = -1;
-		memset(p->cost, 0, sizeof(p->cost));
+		memset(p->wall, 0, sizeof(p->wall));
+		memset(p->cpu, 0, sizeof(p->cpu));
 		return phase_end(p, el, cpu_ns() - p->cpu0, cls);
 	}
 	if (!(p->bytes >= PROBE_BYTES * len && el >= PROBE_NS * len) &&
