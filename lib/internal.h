@@ -43,10 +43,11 @@ zc__now_ms(void)
 /*
  * The measured method choice (policy.c), shared by the flows and
  * zc_transfer. Where splice and copy compete, the candidate methods run
- * in alternating phases; each phase is scored by what the user pays
- * (wall time while not idle on the source, times this thread's CPU,
- * per byte), the cheapest is used for a longer while, and the others
- * are probed again after it, less often while it keeps winning.
+ * in alternating phases, each measured by what the user pays per byte
+ * (wall time while not idle on the source, and this thread's CPU); of
+ * the methods not clearly slower the one with the least CPU is used for
+ * a longer while, and the others are probed again after it, less often
+ * while it keeps winning.
  */
 enum zc__pm {
 	ZC__PM_SPLICE,		/* splice in, splice out */

@@ -2,8 +2,8 @@
  * policy.c: how bytes move where more than one method could move them.
  * The measured choice (zc__policy_*, shared with zc_transfer) runs the
  * candidate methods (splice out, copy out, read/write) in alternating
- * phases, scores each phase by what the user pays per byte, uses the
- * cheapest for a longer phase and probes the others again after it, less
+ * phases, measures each phase by what the user pays per byte, uses the
+ * best for a longer phase and probes the others again after it, less
  * often while it keeps winning, at once when the chunk size changes
  * class. For the flow engine it also holds flow_setup, which chooses a
  * flow's mode and candidates once its sinks are known, and
@@ -23,12 +23,14 @@
  * splice call, so timing the calls alone misleads. Each of the two is
  * kept per method as the mean of its last phase and its value before,
  * so that one noisy phase does not decide alone. A method whose wall
- * time per byte is more than 1.5 times the fastest's cannot win (a
- * method that makes the flow wait costs little CPU while it waits);
- * among the others the lowest product of the two wins, the last winner
- * keeping a 10% edge: a clear loss of throughput outweighs a saving of
- * CPU and the other way round, and on a shared, noisy host CPU is the
- * steadier of the two.
+ * time per byte is more than 1.5 times the fastest's cannot win: that
+ * is a loss of throughput the user sees, and a method that makes the
+ * flow wait costs little CPU while it waits. Among the others the least
+ * CPU per byte wins, the last winner keeping a 10% edge: on a shared,
+ * noisy host CPU is much the steadier of the two (wall time per byte of
+ * one method varied 3x from phase to phase at a load of 20 on 2 cores,
+ * its CPU 1.5x), so a smaller wall margin, or a product of the two,
+ * would decide by the noise.
  */
 #include <sys/epoll.h>
 
@@ -124,9 +126,9 @@ zc__policy_init(struct zc__policy *p, unsigned cand, struct zc__hints *h)
 	p->left = cand & ~ZC__PM_BIT(p->cur);
 }
 
-/* The round is measured: picks the cheapest of the methods whose wall
- * time is within SLOW of the fastest's, the last winner keeping a small
- * edge; returns it. */
+/* The round is measured: picks the one with the least CPU time per
+ * byte of the methods whose wall time per byte is within SLOW of the
+ * fastest's, the last winner keeping a small edge; returns it. */
 static int
 decide(struct zc__policy *p)
 {
@@ -141,7 +143,7 @@ decide(struct zc__policy *p)
 		if (!(p->cand & ZC__PM_BIT(m)) || p->wall[m] <= 0 ||
 		    p->wall[m] > fast * SLOW)
 			continue;
-		c = p->wall[m] * p->cpu[m];
+		c = p->cpu[m];
 		if (m == p->best)
 			c *= KEEP;
 		if (best < 0 || c < bc) {
