@@ -82,8 +82,8 @@ struct zc__policy {
 	int probing;		/* the running phase is a probe */
 	unsigned left;		/* candidates still to probe this round */
 	unsigned mult;		/* exploit phases last this many probes */
-	int cls;		/* the winner's chunk class in its round */
-	int mcls[ZC__PM_COUNT];	/* each method's class in this round */
+	uint64_t ref;		/* the winner's average move in its round */
+	uint64_t mavg[ZC__PM_COUNT];	/* each method's in its last phase */
 	uint64_t bytes, moves;	/* this phase, after its first move */
 	uint64_t cbytes, cmoves;	/* at the last clock read */
 	int64_t wall0, cpu0;	/* ns at the phase's first move; 0: none */

@@ -4,8 +4,8 @@
  * candidate methods (splice out, copy out, read/write) in alternating
  * phases, measures each phase by what the user pays per byte, uses the
  * best for a longer phase and probes the others again after it, less
- * often while it keeps winning, at once when the chunk size changes
- * class. For the flow engine it also holds flow_setup, which chooses a
+ * often while it keeps winning, at once when the average move grows or
+ * shrinks fourfold. For the flow engine it also holds flow_setup, which chooses a
  * flow's mode and candidates once its sinks are known, and
  * policy_apply, which makes a switch the policy asked for once the
  * bytes in flight allow it.
@@ -48,6 +48,8 @@
 #define MULT_START	4			/* first exploit: 4 probes long */
 #define MULT_MAX	256			/* doubling while it wins */
 #define KEEP		0.9			/* the winner's edge in a round */
+#define CHANGE		4			/* the average move grew or shrank
+						   this much: measure again */
 #define SLOW		1.5			/* wall time beyond the fastest's
 						   this much cannot win */
 
@@ -119,7 +121,6 @@ zc__policy_init(struct zc__policy *p, unsigned cand, struct zc__hints *h)
 	    (cand & ZC__PM_BIT(h->cls[h->last].best))) {
 		/* Start with what won last on this kind of path. */
 		p->cur = p->want = p->best = h->cls[h->last].best;
-		p->cls = h->last;
 		return;
 	}
 	p->probing = 1;
@@ -156,7 +157,8 @@ decide(struct zc__policy *p)
 	else
 		p->mult = MULT_START;
 	p->best = best;
-	p->cls = cls = p->mcls[best];
+	p->ref = p->mavg[best];
+	cls = chunk_class(p->ref);
 	p->probing = 0;
 	p->decisions++;
 	if (p->hints != NULL) {
@@ -170,7 +172,7 @@ decide(struct zc__policy *p)
 /* The running phase is over after el ns of wall and cpu ns of CPU;
  * returns what ask() says about the next one. */
 static int
-phase_end(struct zc__policy *p, int64_t el, int64_t cpu, int cls)
+phase_end(struct zc__policy *p, int64_t el, int64_t cpu)
 {
 	double b = (double)p->bytes, c;
 
@@ -184,7 +186,7 @@ phase_end(struct zc__policy *p, int64_t el, int64_t cpu, int cls)
 	p->wall[p->cur] = p->wall[p->cur] > 0 ? (p->wall[p->cur] + c) / 2 : c;
 	c = (double)cpu / b;
 	p->cpu[p->cur] = p->cpu[p->cur] > 0 ? (p->cpu[p->cur] + c) / 2 : c;
-	p->mcls[p->cur] = cls;
+	p->mavg[p->cur] = p->bytes / p->moves;
 	if (!p->probing) {
 		/* The winner's phase measured it anew: probe the others. */
 		p->probing = 1;
@@ -202,7 +204,7 @@ int
 zc__policy_moved(struct zc__policy *p, size_t n)
 {
 	int64_t now, el, len;
-	int cls;
+	uint64_t avg;
 
 	if (p->cand == 0 || p->pending)
 		return 0;
@@ -222,20 +224,21 @@ zc__policy_moved(struct zc__policy *p, size_t n)
 	now = zc__now_ns();
 	el = now - p->wall0 - p->idle;
 	len = p->probing ? 1 : p->mult;
-	cls = chunk_class(p->bytes / p->moves);
-	if (!p->probing && cls != p->cls && p->bytes >= PROBE_BYTES &&
-	    p->moves >= PROBE_MOVES) {
+	avg = p->bytes / p->moves;
+	if (!p->probing && p->ref != 0 && p->bytes >= PROBE_BYTES &&
+	    p->moves >= PROBE_MOVES && (avg > p->ref * CHANGE ||
+	    avg * CHANGE < p->ref)) {
 		/* The chunks changed: measure all again, afresh. */
 		p->mult = MULT_START;
 		p->best = -1;
 		memset(p->wall, 0, sizeof(p->wall));
 		memset(p->cpu, 0, sizeof(p->cpu));
-		return phase_end(p, el, cpu_ns() - p->cpu0, cls);
+		return phase_end(p, el, cpu_ns() - p->cpu0);
 	}
 	if (!(p->bytes >= PROBE_BYTES * len && el >= PROBE_NS * len) &&
 	    !(el >= PROBE_MAX_NS * len && p->moves >= PROBE_MOVES))
 		return 0;
-	return phase_end(p, el, cpu_ns() - p->cpu0, cls);
+	return phase_end(p, el, cpu_ns() - p->cpu0);
 }
 
 void
