@@ -5,14 +5,15 @@
  * phases, measures each phase by what the user pays per byte, uses the
  * best for a longer phase and probes the others again after it, less
  * often while it keeps winning, at once when the average move grows or
- * shrinks fourfold. For the flow engine it also holds flow_setup, which chooses a
- * flow's mode and candidates once its sinks are known, and
+ * shrinks fourfold. For the flow engine it also holds flow_setup, which
+ * chooses a flow's mode and candidates once its sinks are known, and
  * policy_apply, which makes a switch the policy asked for once the
  * bytes in flight allow it.
  *
  * A phase is measured by its wall and CPU ns per byte. Wall runs from
  * the phase's first move to its last, less the gaps of IDLE_MS (50 ms)
- * or more in which the flow held no byte and waited only for its source: the peer had nothing to send, and no method is
+ * or more in which the flow held no byte and waited only for its
+ * source: the peer had nothing to send, and no method is
  * faster there. Shorter waits count: a bulk sender held up for a few ms
  * on a busy host comes back with a socket buffer full of bytes that
  * then move at once, and leaving its wait out would credit the phase
@@ -39,19 +40,19 @@
 
 #include "flow-internal.h"
 
-#define PROBE_BYTES	((uint64_t)8 << 20)	/* a probe phase moves this */
+#define PROBE_BYTES	((uint64_t)8 << 20)	/* a probe moves this */
 #define PROBE_NS	(8 * 1000000LL)		/* and lasts this long, */
-#define PROBE_MAX_NS	(100 * 1000000LL)	/* or this with few bytes */
-#define PROBE_MOVES	16			/* ... but this many moves */
-#define SAMPLE_BYTES	(64 * 1024)		/* clock read after this, */
+#define PROBE_MAX_NS	(100 * 1000000LL)	/* or this, when slow */
+#define PROBE_MOVES	16			/* ... and this many moves */
+#define SAMPLE_BYTES	(64 * 1024)		/* clock read after this */
 #define SAMPLE_MOVES	64			/* or after this many moves */
-#define MULT_START	4			/* first exploit: 4 probes long */
+#define MULT_START	4			/* first exploit: 4 probes */
 #define MULT_MAX	256			/* doubling while it wins */
-#define KEEP		0.9			/* the winner's edge in a round */
-#define CHANGE		4			/* the average move grew or shrank
-						   this much: measure again */
-#define SLOW		1.5			/* wall time beyond the fastest's
-						   this much cannot win */
+#define KEEP		0.9			/* the winner's edge */
+#define CHANGE		4	/* the average move grew or shrank this
+				   much: measure again */
+#define SLOW		1.5	/* wall time per byte beyond the fastest's
+				   this much cannot win */
 
 static int64_t
 cpu_ns(void)
