@@ -40,14 +40,14 @@
 
 #include "flow-internal.h"
 
-#define PROBE_BYTES	((uint64_t)8 << 20)	/* a probe moves this */
-#define PROBE_NS	(8 * 1000000LL)		/* and lasts this long, */
+#define PROBE_BYTES	((uint64_t)2 << 20)	/* a probe moves this */
+#define PROBE_NS	(2 * 1000000LL)		/* and lasts this long, */
 #define PROBE_MAX_NS	(100 * 1000000LL)	/* or this, when slow */
 #define PROBE_MOVES	16			/* ... and this many moves */
 #define SAMPLE_BYTES	(64 * 1024)		/* clock read after this */
 #define SAMPLE_MOVES	64			/* or after this many moves */
-#define MULT_START	4			/* first exploit: 4 probes */
-#define MULT_MAX	256			/* doubling while it wins */
+#define MULT_START	16			/* first exploit: 16 probes */
+#define MULT_MAX	1024			/* doubling while it wins */
 #define KEEP		0.9			/* the winner's edge */
 #define CHANGE		4	/* the average move grew or shrank this
 				   much: measure again */
@@ -226,7 +226,7 @@ zc__policy_moved(struct zc__policy *p, size_t n)
 	el = now - p->wall0 - p->idle;
 	len = p->probing ? 1 : p->mult;
 	avg = p->bytes / p->moves;
-	if (!p->probing && p->ref != 0 && p->bytes >= PROBE_BYTES &&
+	if (!p->probing && p->ref != 0 && p->bytes >= 4 * PROBE_BYTES &&
 	    p->moves >= PROBE_MOVES && (avg > p->ref * CHANGE ||
 	    avg * CHANGE < p->ref)) {
 		/* The chunks changed: measure all again, afresh. */
