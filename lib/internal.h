@@ -80,6 +80,7 @@ struct zc__policy {
 	int pending;		/* a switch is asked for and not yet made */
 	int best;		/* last decision's winner; -1: none yet */
 	int probing;		/* the running phase is a probe */
+	int warm;		/* the first phase: not measured */
 	unsigned left;		/* candidates still to probe this round */
 	unsigned mult;		/* exploit phases last this many probes */
 	uint64_t ref;		/* the winner's average move in its round */

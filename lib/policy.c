@@ -22,8 +22,9 @@
  * whole phase, every system call and the network stack's work done on
  * its behalf included: the cost of splicing into TCP is not all in the
  * splice call, so timing the calls alone misleads. Each of the two is
- * kept per method as the mean of its last phase and its value before,
- * so that one noisy phase does not decide alone. A method whose wall
+ * kept per method as a running figure that a cheaper phase replaces and
+ * a dearer one is averaged into (see mean()); the flow's first phase is
+ * not measured, since it pays for the start. A method whose wall
  * time per byte is more than 1.5 times the fastest's cannot win: that
  * is a loss of throughput the user sees, and a method that makes the
  * flow wait costs little CPU while it waits. Among the others the least
@@ -118,6 +119,7 @@ zc__policy_init(struct zc__policy *p, unsigned cand, struct zc__hints *h)
 	p->cand = cand;
 	p->hints = h;
 	p->mult = MULT_START;
+	p->warm = 1;
 	if (h != NULL && h->cls[h->last].valid &&
 	    (cand & ZC__PM_BIT(h->cls[h->last].best))) {
 		/* Start with what won last on this kind of path. */
@@ -170,23 +172,38 @@ decide(struct zc__policy *p)
 	return best;
 }
 
+/*
+ * Folds a phase's cost per byte c into a method's running figure *v:
+ * a lower c replaces it, a higher one is averaged with it. Other work
+ * on the host only ever adds to a phase's wall and CPU time, so a
+ * cheap phase is the better witness; a method that really became
+ * dearer still shows within a round or two.
+ */
+static void
+mean(double *v, double c)
+{
+	*v = *v > 0 && c > *v ? (*v + c) / 2 : c;
+}
+
 /* The running phase is over after el ns of wall and cpu ns of CPU;
  * returns what ask() says about the next one. */
 static int
 phase_end(struct zc__policy *p, int64_t el, int64_t cpu)
 {
-	double b = (double)p->bytes, c;
+	double b = (double)p->bytes;
 
 	if (el < 1)
 		el = 1;
 	if (cpu < 1)
 		cpu = 1;
-	/* Half the last phase, half the ones before: one noisy phase
-	 * does not decide alone, a real change shows within two rounds. */
-	c = (double)el / b;
-	p->wall[p->cur] = p->wall[p->cur] > 0 ? (p->wall[p->cur] + c) / 2 : c;
-	c = (double)cpu / b;
-	p->cpu[p->cur] = p->cpu[p->cur] > 0 ? (p->cpu[p->cur] + c) / 2 : c;
+	if (p->warm) {
+		/* The flow's first phase pays for its start (slow start,
+		 * cold caches, the peer's own start): not measured. */
+		p->warm = 0;
+		return ask(p, p->cur);
+	}
+	mean(&p->wall[p->cur], (double)el / b);
+	mean(&p->cpu[p->cur], (double)cpu / b);
 	p->mavg[p->cur] = p->bytes / p->moves;
 	if (!p->probing) {
 		/* The winner's phase measured it anew: probe the others. */
