@@ -22,9 +22,11 @@
  * whole phase, every system call and the network stack's work done on
  * its behalf included: the cost of splicing into TCP is not all in the
  * splice call, so timing the calls alone misleads. Each of the two is
- * kept per method as a running figure that a cheaper phase replaces and
- * a dearer one is averaged into (see mean()); the flow's first phase is
- * not measured, since it pays for the start. A method whose wall
+ * kept per method as the mean of its last phase and its figure before;
+ * the flow's first phase is not measured, since it pays for the start,
+ * and each phase's clocks start after SETTLE_BYTES, since the costs of
+ * a splice into TCP come partly later (when the peer takes the bytes)
+ * and the last method's would be billed to this one. A method whose wall
  * time per byte is more than 1.5 times the fastest's cannot win: that
  * is a loss of throughput the user sees, and a method that makes the
  * flow wait costs little CPU while it waits. Among the others the least
@@ -44,6 +46,8 @@
 #define PROBE_BYTES	((uint64_t)2 << 20)	/* a probe moves this */
 #define PROBE_NS	(2 * 1000000LL)		/* and lasts this long, */
 #define PROBE_MAX_NS	(100 * 1000000LL)	/* or this, when slow */
+#define SETTLE_BYTES	((uint64_t)2 << 20)	/* moved before the clocks
+						   start in each phase */
 #define PROBE_MOVES	16			/* ... and this many moves */
 #define SAMPLE_BYTES	(64 * 1024)		/* clock read after this */
 #define SAMPLE_MOVES	64			/* or after this many moves */
@@ -172,17 +176,13 @@ decide(struct zc__policy *p)
 	return best;
 }
 
-/*
- * Folds a phase's cost per byte c into a method's running figure *v:
- * a lower c replaces it, a higher one is averaged with it. Other work
- * on the host only ever adds to a phase's wall and CPU time, so a
- * cheap phase is the better witness; a method that really became
- * dearer still shows within a round or two.
- */
+/* Folds a phase's cost per byte c into a method's running figure *v:
+ * half the last phase, half the figure before, so that one noisy phase
+ * does not decide alone and a real change shows within two rounds. */
 static void
 mean(double *v, double c)
 {
-	*v = *v > 0 && c > *v ? (*v + c) / 2 : c;
+	*v = *v > 0 ? (*v + c) / 2 : c;
 }
 
 /* The running phase is over after el ns of wall and cpu ns of CPU;
@@ -227,7 +227,14 @@ zc__policy_moved(struct zc__policy *p, size_t n)
 	if (p->cand == 0 || p->pending)
 		return 0;
 	if (p->wall0 == 0) {
-		/* The phase's first move: the clocks start after it. */
+		/* The clocks start once the phase has moved SETTLE_BYTES:
+		 * what the last method left queued in the sockets is
+		 * paid for (freed, received, acknowledged) meanwhile, and
+		 * would be billed to this one. */
+		p->bytes += n;
+		if (p->bytes < SETTLE_BYTES)
+			return 0;
+		p->bytes = 0;
 		p->wall0 = zc__now_ns();
 		p->cpu0 = cpu_ns();
 		return 0;
