@@ -418,9 +418,7 @@ policy_apply(struct zc_flow *f)
 		f->mode = M_HUB;
 		break;
 	default:
-		f->pol.cand = 0;
-		f->pol.pending = 0;
-		return 0;
+		return 0;	/* M_REST: once it goes on in its mode */
 	}
 	zc__policy_switched(&f->pol);
 	return 1;
