@@ -32,9 +32,39 @@ const char *esc(const char *text);
  * cut between escapes and followed by "..." when it does not all fit. */
 void esc_buf(char *buf, size_t size, const char *s, size_t len);
 
-/* Parses a byte count like 4096, 64k, 1M, 4G (expand_number); exits
- * with "OPT: invalid size 'TEXT'" on bad input. */
-uint64_t parse_size(const char *opt, const char *text);
+/* Returns text quoted as GNU coreutils quotes file names in messages
+ * in the C locale (its "shell-escape" style): as it is when every byte
+ * is a letter, a digit or one of %+,-./@]_{} (and # or ~ past the first
+ * byte); in double quotes when it holds a ' and only letters, digits
+ * and space %'+,-./:@]_ (and # or ~ as the first byte); else in single quotes, each ' written '\'',
+ * and each byte below 0x20 or from 0x7f as $'\n' ($'\a' $'\b' $'\t'
+ * $'\v' $'\f' $'\r') or $'\ooo' between the quoted parts, and '' put
+ * first when a word with a ' ends with such a byte; "" is ''.
+ * The result is text itself or a buffer that the fourth call after
+ * this one frees. */
+const char *shquote(const char *text);
+
+/* Parses a size as coreutils' head -c and dd do: decimal digits (010
+ * is ten), then nothing (bytes), b (512), or K M G T P E (k and m in
+ * either case) alone or followed by iB for powers of 1024 (KiB, ...),
+ * or by B or D for powers of 1000 (kB, KB, KD, MB, ...). Nothing may
+ * follow, no sign or space may come before. Returns 0, -EINVAL or
+ * -ERANGE (more than 2^64 - 1). */
+int size_parse(const char *text, uint64_t *n);
+
+/* size_parse that exits 1 on error with "PROG: invalid WHAT: 'TEXT'"
+ * (TEXT through esc), followed by ": Value too large for defined data
+ * type" when it overflows, as GNU head words it. */
+uint64_t parse_size(const char *what, const char *text);
+
+/* Exits with status once standard output is flushed and closed; when
+ * that fails (--help >/dev/full), prints "PROG: write error: REASON" as
+ * GNU programs do and exits 1 instead. */
+void stdout_exit(int status) __attribute__((noreturn));
+
+/* Parses -L's bytes a second (parse_size's grammar, at least 1); exits
+ * with "rate: invalid size 'TEXT'" on bad input. */
+uint64_t parse_rate(const char *text);
 
 /* Opens the endpoint TEXT (zc_spec_parse + zc_endpoint_open); on failure
  * prints "PROG: spec 'TEXT': WHY" and exits 1. Standard input or output
@@ -53,20 +83,47 @@ int try_open_spec(struct zc_endpoint *ep, const char *text, unsigned flags,
 double now_seconds(void);
 int64_t now_ms(void);
 
-/* A live progress line on stderr, like pv: bytes, elapsed, rate, and
- * percentage and ETA when total is known (0: unknown). */
+/* A live progress line on stderr, like pv's: for one stream
+ * "SIZE ELAPSED [RATE/s] [BAR] PCT% ETA H:MM:SS" (the bar a moving <=>
+ * and no percentage when the size is unknown); for two (zcat-net's
+ * directions) "ELAPSED LABEL SIZE [RATE/s] [BAR] ...  LABEL ...". The
+ * rate is that of the last interval, the average on the final line. */
+#define PROGRESS_LANES 2
+#define PROGRESS_TICK_MS 100	/* how often the programs offer a redraw */
+#define PROGRESS_NONE UINT64_MAX	/* progress_init: add no lane */
+struct progress_lane {
+	const char *label;	/* NULL: the only lane */
+	uint64_t total;		/* 0: unknown */
+	uint64_t bytes;
+	uint64_t last_bytes;	/* at the last redraw */
+};
 struct progress {
 	double start;
-	double last;
-	uint64_t total;
+	double last;		/* the last redraw */
+	double due;		/* the next one */
 	int shown;		/* width of the line on screen */
 	int tty;		/* stderr is a terminal: redraw with \r */
+	int frame;		/* redraws so far: moves the marker */
+	int nlanes;
+	struct progress_lane lane[PROGRESS_LANES];
 };
+/* Starts the clock with one unlabelled lane of total bytes (0: unknown),
+ * or none with PROGRESS_NONE. */
 void progress_init(struct progress *p, uint64_t total);
-/* Redraws at most a few times a second, or now when final is set (then
- * ends the line). When stderr is not a terminal only the final line is
- * written. */
+/* Adds a lane; returns its index, or -1 when there are PROGRESS_LANES. */
+int progress_lane(struct progress *p, const char *label, uint64_t total);
+/* Sets the bytes of a lane. */
+void progress_set(struct progress *p, int lane, uint64_t bytes);
+/* Redraws every half second (when called often enough), or now
+ * when final is set (then ends the line). When stderr is not a terminal
+ * only the final line is written. */
+void progress_draw(struct progress *p, int final);
+/* progress_set of lane 0, then progress_draw. */
 void progress_update(struct progress *p, uint64_t bytes, int final);
+
+/* Writes n bytes with three significant digits and a binary unit into
+ * buf: "999B", "0.98KiB", "1.17GiB", "23.4MiB", "512KiB". */
+void size_text(char *buf, size_t len, double n);
 
 /* Prints "PROG: LABEL: N bytes in S s (RATE/s): METHOD N, ..." on stderr;
  * label (shown through esc) may be NULL, and only methods that moved bytes are listed. */

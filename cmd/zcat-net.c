@@ -50,6 +50,7 @@ struct dir {
 	int sink_err;
 	struct zc_stats st;	/* the sink's: bytes delivered */
 	struct zc_stats in;	/* the source's */
+	int lane;		/* -P: its lane of the progress line, or -1 */
 };
 
 struct conn {
@@ -89,6 +90,10 @@ static int qsecs = -1, wsecs;
 static int maxconns;
 static unsigned oflags;		/* ZC_OPEN_IPV4, ZC_OPEN_IPV6 */
 static int rval;
+static uint64_t rate;		/* -L: bytes a second per direction; 0: none */
+static int Pflag;
+static struct progress prog;
+static uint64_t prog_done[PROGRESS_LANES];	/* of connections gone */
 
 static struct zc_spec spec[2];
 static const char *spec_text[2];
@@ -122,18 +127,20 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "no-splice", no_argument, NULL, 'S' },
 	{ "one-way", no_argument, NULL, 'u' },
+	{ "progress", no_argument, NULL, 'P' },
+	{ "rate-limit", required_argument, NULL, 'L' },
 	{ "splice-tcp", no_argument, NULL, 'T' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char synopsis[] =
-    "usage: %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp | --copy-out]"
-    " host port\n"
-    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp | --copy-out]"
-    " -l [host] port\n"
-    "       %1$s [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp | --copy-out]"
-    " [-l] spec [spec_b]\n";
+    "usage: %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
+    " [--no-splice | --splice-tcp | --copy-out] host port\n"
+    "       %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
+    " [--no-splice | --splice-tcp | --copy-out] -l [host] port\n"
+    "       %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
+    " [--no-splice | --splice-tcp | --copy-out] [-l] spec [spec_b]\n";
 
 static void
 usage(void)
@@ -156,9 +163,14 @@ help(void)
 "  -6              IPv6 only\n"
 "  -d              do not read standard input\n"
 "  -k              keep listening after a connection ends\n"
+"  -L, --rate-limit rate\n"
+"                  read each direction at most rate bytes a second\n"
+"                  (suffixes k, M, G), still by splice\n"
 "  -l              listen for a connection instead of connecting\n"
 "  -m max          at most max connections at once (with -k)\n"
 "  -N              accepted for nc compatibility (half-close is the default)\n"
+"  -P, --progress  one progress line on standard error for both directions\n"
+"                  (send and recv, or a->b and b->a in a relay)\n"
 "  -q secs         quit secs seconds after standard input (or A to B) ends;\n"
 "                  0 quits at once\n"
 "  -U              host is the path of a unix socket\n"
@@ -174,7 +186,7 @@ help(void)
 "\n"
 "A spec is HOST:PORT, [V6ADDR]:PORT, unix:PATH, listen:[HOST:]PORT,\n"
 "unix-listen:PATH, -, fd:N, file:PATH or PATH (see zerocopy-endpoints(7)).\n");
-	exit(0);
+	stdout_exit(0);
 }
 
 static void
@@ -297,20 +309,15 @@ is_listen(const struct zc_spec *sp)
 	    sp->kind == ZC_SPEC_UNIX_LISTEN;
 }
 
-/* Whether two operands are HOST PORT rather than two specs. */
+/* Whether two operands are HOST PORT rather than two specs: a is a host
+ * by the library's nc rule, and b a port number or service name. */
 static int
 host_port_pair(const char *a, const char *b)
 {
-	static const char *prefixes[] = { "fd:", "file:", "unix:",
-	    "unix-listen:", "tcp:", "tcp4:", "tcp6:", "listen:",
-	    "tcp-listen:", "tcp4-listen:", "tcp6-listen:" };
-	size_t i;
+	struct zc_spec sp;
 
-	if (strchr(a, '/') != NULL || strcmp(a, "-") == 0)
+	if (zc_spec_parse_flags(&sp, a, ZC_SPEC_HOST_FIRST, NULL) != -ENOENT)
 		return 0;
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (strncmp(a, prefixes[i], strlen(prefixes[i])) == 0)
-			return 0;
 	if (is_digits(b))
 		return 1;
 	return strpbrk(b, ":/[]") == NULL && getservbyname(b, "tcp") != NULL;
@@ -492,6 +499,9 @@ conn_end(struct conn *c)
 		close(c->cfd);
 		c->cfd = -1;
 	}
+	for (i = 0; i < 2; i++)
+		if (c->d[i].lane >= 0)
+			prog_done[c->d[i].lane] += c->d[i].st.bytes;
 	if (vflag && c->established)
 		summary(c);
 	if (c->failed)
@@ -580,6 +590,61 @@ on_sink_error(struct zc_flow *f, int sink, int err, void *arg)
 	return err;
 }
 
+/* The bytes left to read on standard input when it is a regular file,
+ * else 0. */
+static uint64_t
+stdin_size(void)
+{
+	struct stat sb;
+	off_t off;
+
+	if (fstat(0, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (off = lseek(0, 0, SEEK_CUR)) == -1 || off >= sb.st_size)
+		return 0;
+	return sb.st_size - off;
+}
+
+/* The lane of the progress line for a direction reading src, made when
+ * first needed: "send" (standard input to the socket) and "recv", or
+ * "a->b" and "b->a" in a relay; -1 without -P. */
+static int
+dir_lane(struct conn *c, struct dir *d, const struct end *src)
+{
+	static int lanes[2] = { -1, -1 };
+	int stdio = c->e[0].stdio || c->e[1].stdio, k;
+
+	if (!Pflag)
+		return -1;
+	k = stdio ? !src->stdio : d->i;
+	if (lanes[k] < 0)
+		lanes[k] = progress_lane(&prog,
+		    stdio ? (k == 0 ? "send" : "recv") :
+		    (k == 0 ? "a->b" : "b->a"),
+		    stdio && k == 0 ? stdin_size() : 0);
+	return lanes[k];
+}
+
+/* Redraws the progress line with the bytes delivered each way so far. */
+static void
+progress_tick(int final)
+{
+	struct zc_stats st;
+	struct conn *c;
+	uint64_t b[PROGRESS_LANES];
+	int i;
+
+	memcpy(b, prog_done, sizeof(b));
+	LIST_FOREACH(c, &conns, entry)
+		for (i = 0; i < 2; i++)
+			if (c->d[i].lane >= 0) {
+				dir_stats(&c->d[i], &st);
+				b[c->d[i].lane] += st.bytes;
+			}
+	for (i = 0; i < PROGRESS_LANES; i++)
+		progress_set(&prog, i, b[i]);
+	progress_draw(&prog, final);
+}
+
 /* Starts the flows of a connection whose ends are both open. */
 static void
 conn_start(struct conn *c)
@@ -617,6 +682,10 @@ conn_start(struct conn *c)
 		if (src->stdio && kflag)
 			o.flags |= ZC_FLOW_KEEP_REST;
 		o.limit = ZC_NO_LIMIT;
+		if (rate > 0) {
+			o.flags |= ZC_FLOW_RATE;
+			o.rate = rate;
+		}
 		o.on_done = on_done;
 		o.on_sink_error = on_sink_error;
 		o.arg = d;
@@ -625,6 +694,7 @@ conn_start(struct conn *c)
 			return;
 		}
 		d->running = 1;
+		d->lane = dir_lane(c, d, src);
 		if ((r = zc_flow_add_sink(d->flow, dst->wfd)) < 0) {
 			conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
 			return;
@@ -783,6 +853,7 @@ conn_new(void)
 	c->cfd = -1;
 	c->e[0].rfd = c->e[0].wfd = -1;
 	c->e[1].rfd = c->e[1].wfd = -1;
+	c->d[0].lane = c->d[1].lane = -1;
 	c->start = now_ms();
 	LIST_INSERT_HEAD(&conns, c, entry);
 	nconns++;
@@ -948,6 +1019,8 @@ on_tick(void *arg)
 		resume_accept();
 	}
 	accept_flush(0);
+	if (Pflag)
+		progress_tick(0);
 	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		if (!c->established) {
@@ -1244,7 +1317,7 @@ main(int argc, char *argv[])
 	int ch, lflag = 0, Uflag = 0, r;
 
 	stdio_guard();
-	while ((ch = getopt_long(argc, argv, "46dhklm:Nq:Uuvw:", longopts,
+	while ((ch = getopt_long(argc, argv, "46dhkL:lm:NPq:Uuvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -1270,7 +1343,13 @@ main(int argc, char *argv[])
 				errx(1, "-m: max connections %s: %s", errstr,
 				    esc(optarg));
 			break;
+		case 'L':
+			rate = parse_rate(optarg);
+			break;
 		case 'N':
+			break;
+		case 'P':
+			Pflag = 1;
 			break;
 		case 'q':
 			qsecs = strtonum(optarg, -1, 86400, &errstr);
@@ -1296,7 +1375,7 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("%s (zerocopy) %s\n", getprogname(),
 			    zc_version());
-			exit(0);
+			stdout_exit(0);
 		case 'v':
 			vflag = 1;
 			break;
@@ -1361,7 +1440,9 @@ main(int argc, char *argv[])
 	if ((loop = zc_loop_new()) == NULL)
 		err(1, "zc_loop_new");
 	prepare_target();
-	if (wsecs > 0 || qsecs > 0)
+	if (Pflag)
+		progress_init(&prog, PROGRESS_NONE);
+	if (wsecs > 0 || qsecs > 0 || Pflag)
 		start_tick();
 
 	if (is_listen(&spec[0]))
@@ -1392,6 +1473,8 @@ main(int argc, char *argv[])
 			conn_end(c);
 		}
 	}
+	if (Pflag)
+		progress_tick(1);
 	stop_listening();
 	accept_flush(1);
 	free_loop();

@@ -28,6 +28,7 @@ static const struct option longopts[] = {
 	{ "append",	no_argument,		NULL,	'a' },
 	{ "count",	required_argument,	NULL,	'n' },
 	{ "help",	no_argument,		NULL,	OPT_HELP },
+	{ "rate-limit",	required_argument,	NULL,	'L' },
 	{ "no-splice",	no_argument,		NULL,	OPT_NO_SPLICE },
 	{ "progress",	no_argument,		NULL,	'P' },
 	{ "stats",	no_argument,		NULL,	'v' },
@@ -37,7 +38,8 @@ static const struct option longopts[] = {
 };
 
 static const char synopsis[] =
-    "usage: %s [-aPv] [-n count] [-w seconds] [--no-splice] [src [dst]]\n";
+    "usage: %s [-aPv] [-L rate] [-n count] [-w seconds] [--no-splice]"
+    " [src [dst]]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -57,8 +59,14 @@ help(void)
 	    " read/write.\n\n"
 	    "  -a, --append         append to an output file instead of"
 	    " truncating it\n"
-	    "  -n, --count=BYTES    copy at most BYTES (suffixes k, M, G, T)\n"
-	    "  -P, --progress       show a progress line on standard error\n"
+	    "  -L, --rate-limit=RATE  read at most RATE bytes a second"
+	    " (sizes as for -n),\n"
+	    "                       still by splice\n"
+	    "  -n, --count=BYTES    copy at most BYTES: a decimal number, then\n"
+	    "                       K, M, G, T, P, E (powers of 1024, also KiB...),\n"
+	    "                       kB, MB, GB... (powers of 1000) or b (512)\n"
+	    "  -P, --progress       show a progress line on standard error"
+	    " (pv's)\n"
 	    "  -v, --stats          print bytes, methods, time and rate at"
 	    " the end\n"
 	    "  -w, --timeout=SECS   give up connecting or accepting after"
@@ -70,7 +78,7 @@ help(void)
 	    " HOST:PORT,\n[V6ADDR]:PORT, tcp:HOST:PORT, unix:PATH,"
 	    " listen:[HOST:]PORT, unix-listen:PATH\n"
 	    "(see zerocopy-endpoints(7)).\n");
-	exit(0);
+	stdout_exit(0);
 }
 
 /* Returns whether the endpoint spec text names the regular file st. */
@@ -155,14 +163,18 @@ main(int argc, char *argv[])
 	int64_t n;
 
 	stdio_guard();
-	while ((ch = getopt_long(argc, argv, "an:Pvw:", longopts,
+	while ((ch = getopt_long(argc, argv, "aL:n:Pvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			aflag = 1;
 			break;
+		case 'L':
+			opts.rate = parse_rate(optarg);
+			opts.flags |= ZC_XFER_RATE;
+			break;
 		case 'n':
-			limit = parse_size("count", optarg);
+			limit = parse_size("number of bytes", optarg);
 			break;
 		case 'P':
 			Pflag = 1;
@@ -184,7 +196,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("%s (zerocopy) %s\n", getprogname(), ZC_VERSION);
-			exit(0);
+			stdout_exit(0);
 		default:
 			usage();
 		}
@@ -217,6 +229,11 @@ main(int argc, char *argv[])
 		progress_init(&prog, expected_size(&src, limit));
 		opts.progress = on_progress;
 		opts.arg = &prog;
+		/* Redraws while nothing moves; only a terminal sees them. */
+		if (prog.tty) {
+			opts.tick_ms = PROGRESS_TICK_MS;
+			opts.flags |= ZC_XFER_TICK;
+		}
 	}
 	start = now_seconds();
 	n = zc_transfer(dst.fd, src.fd, limit, &opts, &st);

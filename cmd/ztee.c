@@ -4,7 +4,6 @@
  */
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,16 +71,16 @@ static const struct option longopts[] = {
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
 	{ "output-error", optional_argument, NULL, OPT_OUTPUT_ERROR },
 	{ "progress", no_argument, NULL, 'P' },
+	{ "rate-limit", required_argument, NULL, 'L' },
 	{ "stats", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
 
+/* As GNU tee: the option error getopt printed, then only this line. */
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-aiPpv] [--no-splice] "
-	    "[--output-error[=MODE]] [OUTPUT ...]\n", getprogname());
 	fprintf(stderr, "Try '%s --help' for more information.\n",
 	    getprogname());
 	exit(1);
@@ -90,13 +89,17 @@ usage(void)
 static void __attribute__((noreturn))
 help(void)
 {
-	printf("usage: %s [-aiPpv] [--no-splice] [--output-error[=MODE]] "
-	    "[OUTPUT ...]\n", getprogname());
+	printf("usage: %s [-aiPpv] [-L rate] [--no-splice] "
+	    "[--output-error[=MODE]] [OUTPUT ...]\n", getprogname());
 	fputs("Copy standard input to standard output and to every OUTPUT.\n"
 	    "\n"
 	    "  -a, --append             append to files, do not truncate them\n"
 	    "  -i, --ignore-interrupts  ignore SIGINT\n"
-	    "  -P, --progress           show a progress line on standard error\n"
+	    "  -L, --rate-limit=RATE    read at most RATE bytes a second "
+	    "(suffixes k, M, G),\n"
+	    "                           still by splice\n"
+	    "  -P, --progress           show a progress line on standard error "
+	    "(pv's)\n"
 	    "  -p                       same as --output-error=warn-nopipe\n"
 	    "  -v, --stats              print bytes and methods per output at "
 	    "the end\n"
@@ -123,7 +126,40 @@ help(void)
 	    "IPV4:PORT, [IPV6]:PORT, localhost:PORT, unix:PATH,\n"
 	    "listen:[HOST:]PORT, tcp-listen:[HOST:]PORT or unix-listen:PATH\n"
 	    "(see ztee(1) and zerocopy-endpoints(7)).\n", stdout);
-	exit(0);
+	stdout_exit(0);
+}
+
+/* Returns arg in single quotes with C escapes (\\, \', \t, \ooo...), as
+ * GNU tee quotes an option argument in the C locale; a static buffer. */
+static const char *
+argquote(const char *arg)
+{
+	static char buf[4 * 256 + 8];
+	static const char named[] = "\a\b\t\n\v\f\r", names[] = "abtnvfr";
+	const unsigned char *s = (const unsigned char *)arg;
+	const char *nm;
+	size_t o = 0;
+
+	buf[o++] = '\'';
+	for (; *s != '\0' && o < sizeof(buf) - 6; s++) {
+		if (*s == '\\' || *s == '\'') {
+			buf[o++] = '\\';
+			buf[o++] = *s;
+		} else if (*s >= 0x20 && *s < 0x7f)
+			buf[o++] = *s;
+		else if ((nm = strchr(named, *s)) != NULL) {
+			buf[o++] = '\\';
+			buf[o++] = names[nm - named];
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = '0' + (*s >> 6);
+			buf[o++] = '0' + ((*s >> 3) & 7);
+			buf[o++] = '0' + (*s & 7);
+		}
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	return buf;
 }
 
 /* Returns the mode named by arg (exact, or an unambiguous prefix);
@@ -137,7 +173,8 @@ parse_mode(const char *arg)
 	for (i = 0; i < 4; i++) {
 		if (strcmp(arg, mode_names[i]) == 0)
 			return MODE_WARN + i;
-		if (len > 0 && strncmp(arg, mode_names[i], len) == 0) {
+		/* "" is a prefix of all four: ambiguous, as GNU says. */
+		if (strncmp(arg, mode_names[i], len) == 0) {
 			if (found >= 0)
 				many = 1;
 			found = i;
@@ -145,8 +182,8 @@ parse_mode(const char *arg)
 	}
 	if (found >= 0 && !many)
 		return MODE_WARN + found;
-	warnx("%s argument '%s' for '--output-error'",
-	    many ? "ambiguous" : "invalid", esc(arg));
+	warnx("%s argument %s for '--output-error'",
+	    many ? "ambiguous" : "invalid", argquote(arg));
 	fputs("Valid arguments are:\n", stderr);
 	for (i = 0; i < 4; i++)
 		fprintf(stderr, "  - '%s'\n", mode_names[i]);
@@ -155,58 +192,12 @@ parse_mode(const char *arg)
 	exit(1);
 }
 
-/* Returns 1 if text is an IPv4 or bracketed IPv6 literal, or
- * localhost, followed by ':' and a decimal port. */
-static int
-is_bare_socket(const char *text)
-{
-	const char *colon = strrchr(text, ':'), *p;
-	char host[64];
-	unsigned char addr[16];
-	size_t hlen;
-
-	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5)
-		return 0;
-	for (p = colon + 1; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			return 0;
-	hlen = colon - text;
-	if (hlen == 0 || hlen >= sizeof(host))
-		return 0;
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && host[hlen - 1] == ']') {
-		host[hlen - 1] = '\0';
-		return inet_pton(AF_INET6, host + 1, addr) == 1;
-	}
-	return strcmp(host, "localhost") == 0 ||
-	    inet_pton(AF_INET, host, addr) == 1;
-}
-
-/* Returns 1 if OUTPUT text names an endpoint spec, 0 for a file name. */
-static int
-is_spec(const char *text)
-{
-	static const char *const prefixes[] = {
-		"fd:", "file:", "listen:", "tcp:", "tcp-listen:", "tcp4:",
-		"tcp4-listen:", "tcp6:", "tcp6-listen:", "unix:", "unix-listen:"
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (strncmp(text, prefixes[i], strlen(prefixes[i])) == 0)
-			return 1;
-	if (strchr(text, '/') != NULL)
-		return 0;
-	return is_bare_socket(text);
-}
-
 /* Reports an output that could not be opened or failed; exits at once
  * in the exit modes. */
 static void
 output_failed(struct ztee *z, const char *name, int error)
 {
-	warnx("%s: %s", esc(name), zc_strerror(error));
+	warnx("%s: %s", shquote(name), zc_strerror(error));
 	z->status = 1;
 	if (z->mode == MODE_EXIT || z->mode == MODE_EXIT_NOPIPE)
 		exit(1);
@@ -223,7 +214,9 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 
 	o->name = text;
 	o->sink = -1;
-	if (!is_spec(text)) {
+	r = zc_spec_parse_flags(&sp, text, ZC_SPEC_FILES_FIRST, &why);
+	if (r == -ENAMETOOLONG || (r == 0 && sp.kind == ZC_SPEC_PATH)) {
+		/* The name as given: open(2) tells what is wrong with it. */
 		fd = open(text, O_WRONLY | O_CREAT | O_CLOEXEC |
 		    (append ? O_APPEND : O_TRUNC), 0666);
 		if (fd < 0) {
@@ -234,25 +227,13 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 		o->owned = 1;
 		return 0;
 	}
-	if (zc_spec_parse(&sp, text, &why) < 0) {
-		warnx("spec '%s': %s", esc(text), why);
+	if (r < 0) {
+		warnx("spec %s: %s", shquote(text), why);
 		z->status = 1;
 		if (z->mode == MODE_EXIT || z->mode == MODE_EXIT_NOPIPE)
 			exit(1);
 		return -1;
 	}
-	if (sp.kind == ZC_SPEC_STDIO) {
-		/* Not reached from is_spec, but keep "-" a file as POSIX says. */
-		warnx("spec '%s': standard output is always an output",
-		    esc(text));
-		z->status = 1;
-		return -1;
-	}
-	/* IPV4:PORT, [IPV6]:PORT and localhost:PORT connect, as ztee(1)
-	 * says, even when a file of that name exists (the library would
-	 * open the file). */
-	if (sp.kind == ZC_SPEC_TCP)
-		sp.path[0] = '\0';
 	r = zc_endpoint_open(&ep, &sp,
 	    ZC_OPEN_WRITE | (append ? ZC_OPEN_APPEND : 0), -1);
 	if (r < 0) {
@@ -303,7 +284,7 @@ on_sink_error(struct zc_flow *f, int sink, int error, void *arg)
 			break;
 		}
 	}
-	warnx("%s: %s", esc(o->name), zc_strerror(error));
+	warnx("%s: %s", shquote(o->name), zc_strerror(error));
 	z->status = 1;
 	if (z->mode == MODE_EXIT || (z->mode == MODE_EXIT_NOPIPE &&
 	    error != -EPIPE)) {
@@ -398,14 +379,18 @@ main(int argc, char *argv[])
 	struct zc_flow_opts fo;
 	struct zc_stats st;
 	double start;
+	uint64_t rate = 0;
 	int append = 0, stats = 0, nosplice = 0, ch, i, n, r, s, in_closed;
 
 	stdio_guard();
 	in_closed = stdio_closed(STDIN_FILENO);
 	memset(&z, 0, sizeof(z));
 	z.mode = MODE_SIGPIPE;
-	while ((ch = getopt_long(argc, argv, "Paipv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "L:Paipv", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'L':
+			rate = parse_rate(optarg);
+			break;
 		case 'P':
 			z.progress = 1;
 			break;
@@ -434,7 +419,7 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("%s (zerocopy) %s\n", getprogname(),
 			    zc_version());
-			return 0;
+			stdout_exit(0);
 		default:
 			usage();
 		}
@@ -464,6 +449,10 @@ main(int argc, char *argv[])
 	memset(&fo, 0, sizeof(fo));
 	fo.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
 	fo.limit = ZC_NO_LIMIT;
+	if (rate > 0) {
+		fo.flags |= ZC_FLOW_RATE;
+		fo.rate = rate;
+	}
 	fo.on_done = on_done;
 	fo.on_sink_error = on_sink_error;
 	fo.arg = &z;
@@ -486,7 +475,7 @@ main(int argc, char *argv[])
 	if (z.progress)
 		progress_init(&z.prog, input_size(STDIN_FILENO));
 	if (z.progress || z.pipe_check)
-		zc_loop_set_tick(z.loop, 100, on_tick, &z);
+		zc_loop_set_tick(z.loop, PROGRESS_TICK_MS, on_tick, &z);
 	r = n > 0 ? zc_loop_run(z.loop, -1) : 0;
 	/* -EPIPE is also what the flow ends with when no output is left;
 	 * the source's err_side tells a read error apart. */
@@ -521,7 +510,8 @@ main(int argc, char *argv[])
 	for (i = 1; i < z.nout; i++)
 		if (z.out[i].owned && close(z.out[i].fd) < 0 &&
 		    !z.out[i].gone) {
-			warn("%s", esc(z.out[i].name));
+			warnx("%s: %s", shquote(z.out[i].name),
+			    strerror(errno));
 			z.status = 1;
 		}
 	if (close(STDIN_FILENO) < 0 || in_closed) {
@@ -529,7 +519,7 @@ main(int argc, char *argv[])
 		z.status = 1;
 	}
 	if (close(STDOUT_FILENO) < 0 && errno != EBADF && !z.out[0].gone) {
-		warn("standard output");
+		warnx("%s: %s", shquote(z.out[0].name), strerror(errno));
 		z.status = 1;
 	}
 	free(z.out);

@@ -1,6 +1,7 @@
 /*
- * libFuzzer target for zc_spec_parse: it must never read or write out of
- * bounds, and what it returns must be consistent.
+ * libFuzzer target for zc_spec_parse and zc_spec_parse_flags: they must
+ * never read or write out of bounds, and what they return must be
+ * consistent with each other.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -29,6 +30,51 @@ all_digits(const char *s)
 	return 1;
 }
 
+/* zc_spec_parse_flags in both modes against zc_spec_parse's r and sp. */
+static void
+check_flags(const char *text, int r0, const struct zc_spec *sp0)
+{
+	static struct zc_spec sp;
+	const char *why = "unset";
+	int r;
+
+	memset(&sp, 0xa5, sizeof(sp));
+	r = zc_spec_parse_flags(&sp, text, ZC_SPEC_FILES_FIRST, &why);
+	if (r == 0 && sp.kind == ZC_SPEC_PATH) {
+		/* A file name: the word itself, whatever it holds. */
+		if (why != NULL || strcmp(sp.path, text) != 0)
+			abort();
+	} else if (r == 0) {
+		/* A spec: what zc_spec_parse says, never a preferred file. */
+		if (why != NULL || r0 != 0 || sp.kind != sp0->kind ||
+		    strcmp(sp.host, sp0->host) != 0 ||
+		    strcmp(sp.port, sp0->port) != 0)
+			abort();
+		if (sp.kind == ZC_SPEC_TCP && sp.path[0] != '\0')
+			abort();
+	} else if (r == -ENAMETOOLONG) {
+		if (strlen(text) < ZC_SPEC_PATH_MAX)
+			abort();
+	} else if (r != -EINVAL || r0 != -EINVAL || why == NULL)
+		abort();
+
+	memset(&sp, 0xa5, sizeof(sp));
+	why = "unset";
+	r = zc_spec_parse_flags(&sp, text, ZC_SPEC_HOST_FIRST, &why);
+	if (r == -ENOENT) {
+		/* A host: no prefix (an unprefixed kind if it parses at
+		 * all), no '/', not "-". */
+		if (why != NULL || strchr(text, '/') != NULL ||
+		    strcmp(text, "-") == 0)
+			abort();
+		if (r0 == 0 && sp0->kind != ZC_SPEC_PATH &&
+		    !(sp0->kind == ZC_SPEC_TCP && sp0->path[0] != '\0'))
+			abort();
+	} else if (r != r0 || (r == 0 && (sp.kind != sp0->kind ||
+	    strcmp(sp.path, sp0->path) != 0)))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,6 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	memset(&sp, 0xa5, sizeof(sp));
 	r = zc_spec_parse(&sp, text, &why);
+	check_flags(text, r, &sp);
 	if (r != 0) {
 		if (r != -EINVAL || why == NULL || *why == '\0' ||
 		    strlen(why) > 200)

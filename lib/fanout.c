@@ -30,7 +30,9 @@ round_pipes(struct zc_flow *f)
 			pipe_put(f->loop, &s->q);
 			continue;
 		}
-		if (s->q.rfd < 0 && (r = pipe_get(f->loop, &s->q, f->qsize)))
+		if (s->q.rfd < 0 && (r = pipe_get(f->loop, &s->q, f->qsize)) &&
+		    (!NO_PIPE(r) ||
+		    (r = pipe_get_any(f->loop, &s->q, f->qsize))))
 			return r;
 		if (s->q.size < min)
 			min = s->q.size;
@@ -40,7 +42,8 @@ round_pipes(struct zc_flow *f)
 		s = f->sinks[i];
 		if (s->dropped || s->q.rfd < 0 || s->q.size == min)
 			continue;
-		s->q.size = pipe_setsize(s->q.wfd, min);
+		if ((r = pipe_resize(f->loop, &s->q, min)) < 0)
+			return r;
 		if (s->q.size != min)
 			return -EIO;
 	}
@@ -94,7 +97,8 @@ round_start(struct zc_flow *f)
 	} else {
 		if (src_end(f))
 			return flow_done(f, 0);
-		max = f->limit - f->taken;
+		if ((max = src_room(f)) == 0)
+			return 0;
 	}
 	if ((r = round_pipes(f)) < 0)
 		return flow_fail(f, r);

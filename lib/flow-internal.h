@@ -134,6 +134,11 @@ struct zc_flow {
 	char *rest;		/* M_REST: bytes of an earlier flow */
 	size_t rlen;
 	enum mode after;	/* M_REST: the mode to go on in */
+	int nopipe;		/* M_RW for want of a pipe: back to M_HUB
+				   once the budget has room */
+	int rated;		/* ZC_FLOW_RATE with a rate */
+	struct zc__rate rate;
+	int64_t wake_at;	/* ms: the bucket refills; 0: not waiting */
 };
 
 TAILQ_HEAD(zc_flow_rq, zc_flow);
@@ -150,6 +155,7 @@ struct zc_loop {
 	TAILQ_HEAD(, watch) watches;
 	int nrun;
 	int nwatch;
+	int nrated;		/* flows with a rate (ZC_FLOW_RATE) */
 	int running;
 	uint64_t gen;
 	int64_t now;
@@ -165,6 +171,15 @@ struct zc_loop {
 	LIST_HEAD(, rest) rests;	/* kept for the next flows */
 	/* What the measured policy learned, by source and sink kind. */
 	struct zc__hints hints[PATH_KINDS][PATH_KINDS];
+	char *sparebuf;		/* one BUF_BIG buffer kept for reuse */
+	/* The pipe budget (pool.c): bytes of owned pipes, lent and spare. */
+	size_t pbudget;		/* from the sysctl; SIZE_MAX: no limit;
+				   0: not read yet */
+	size_t pheld;
+	int plent;		/* owned pipes lent to flows */
+	size_t plearned;	/* what the kernel let us hold when it
+				   last refused more */
+	int64_t prefused;	/* when that was (0: never) */
 };
 
 /* loop.c */
@@ -175,9 +190,17 @@ void	flow_ready(struct zc_flow *);
 void	flow_unready(struct zc_flow *);
 
 /* pool.c */
-size_t	pipe_setsize(int, size_t);
+/* pipe_get's answers that mean "no pipe to be had": go on by read/write. */
+#define NO_PIPE(err)	((err) == -ENOBUFS || (err) == -EMFILE || \
+			    (err) == -ENFILE || (err) == -ENOMEM)
+size_t	pipe_budget(struct zc_loop *);
+size_t	pipe_share(struct zc_loop *, int);
+int	pipe_room(struct zc_loop *);
 int	pipe_get(struct zc_loop *, struct zc_pipe *, size_t);
+int	pipe_get_any(struct zc_loop *, struct zc_pipe *, size_t);
+int	pipe_resize(struct zc_loop *, struct zc_pipe *, size_t);
 void	pipe_put(struct zc_loop *, struct zc_pipe *);
+void	flow_grow(struct zc_flow *);
 void	loop_trim(struct zc_loop *);
 int	loop_devnull(struct zc_loop *);
 int	buf_get(struct zc_loop *, char **, size_t *);
@@ -193,6 +216,7 @@ ssize_t	ep_write(struct ep *, const char *, size_t);
 int	src_end(const struct zc_flow *);
 int	sink_take(struct zc_flow *, struct sink *, int, uint64_t, int, int);
 int	src_fill(struct zc_flow *);
+uint64_t src_room(struct zc_flow *);
 void	flow_step(struct zc_flow *);
 void	flow_release(struct zc_flow *);
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,7 +49,7 @@ account(struct zc_flow *f, struct zc_stats *st, int method, size_t n)
 {
 	st->bytes += n;
 	st->by_method[method] += n;
-	if (f->pol.cand && st != &f->src.st)
+	if (f->pol.cand && !f->nopipe && st != &f->src.st)
 		zc__policy_moved(&f->pol, n);
 	f->last_move = f->loop->now;
 	f->loop->active = f->loop->now;
@@ -160,6 +161,26 @@ int
 src_end(const struct zc_flow *f)
 {
 	return f->eof || f->taken >= f->limit;
+}
+
+/* How many bytes the source may give now: what is left of the limit, and
+ * with a rate what the bucket grants; 0 when it grants nothing yet (the
+ * flow then sleeps on the loop's timer until f->wake_at). */
+uint64_t
+src_room(struct zc_flow *f)
+{
+	uint64_t left = f->limit - f->taken, room;
+	int64_t w = 0;
+
+	if (!f->rated)
+		return left;
+	room = zc__rate_room(&f->rate, f->taken, f->loop->now * 1000, left,
+	    &w);
+	if (room == 0) {
+		f->wake_at = f->loop->now + (w + 999) / 1000;
+		return 0;
+	}
+	return MIN(room, left);
 }
 
 /* After EAGAIN between two descriptors, waits for the one that is not
@@ -379,6 +400,7 @@ src_fill(struct zc_flow *f)
 	struct zc_pipe *h = &f->h;
 	struct ep *e = &f->src;
 	size_t room = h->size > h->len ? h->size - h->len : 0;
+	uint64_t allow;
 	ssize_t n;
 
 	if (e->rw) {
@@ -397,12 +419,11 @@ src_fill(struct zc_flow *f)
 				e->boff = e->blen = 0;
 			return 1;
 		}
-		if (src_end(f) || room == 0)
+		if (src_end(f) || room == 0 || (allow = src_room(f)) == 0)
 			return 0;
 		if (buf_get(f->loop, &e->buf, &e->bsize) < 0)
 			return flow_fail(f, -ENOMEM);
-		n = ep_read(e, e->buf,
-		    MIN(MIN(room, e->bsize), f->limit - f->taken));
+		n = ep_read(e, e->buf, MIN(MIN(room, e->bsize), allow));
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -416,11 +437,12 @@ src_fill(struct zc_flow *f)
 		account(f, &e->st, ZC_METHOD_READ_WRITE, n);
 		return 1;
 	}
-	if (src_end(f) || room == 0 || !ep_ready(e, POLLIN))
+	if (src_end(f) || room == 0 || (allow = src_room(f)) == 0 ||
+	    !ep_ready(e, POLLIN))
 		return 0;
 	if (f->pol.pending && f->pol.want == ZC__PM_RW)
 		return 0;	/* let the sink empty H first */
-	n = splice(e->fd, NULL, h->wfd, NULL, MIN(room, f->limit - f->taken),
+	n = splice(e->fd, NULL, h->wfd, NULL, MIN(room, allow),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		h->len += n;
@@ -462,23 +484,21 @@ step_srcpipe(struct zc_flow *f)
 
 	if (src_end(f) && s->e.blen == 0)
 		return flow_done(f, 0);
-	return sink_take(f, s, f->src.fd, f->limit - f->taken, 0,
-	    ZC_METHOD_SPLICE);
+	return sink_take(f, s, f->src.fd, src_room(f), 0, ZC_METHOD_SPLICE);
 }
 
 static int
 step_sinkpipe(struct zc_flow *f)
 {
 	struct sink *s = f->sinks[f->last];
+	uint64_t allow;
 	ssize_t n;
-	int r;
 
 	if (src_end(f))
 		return flow_done(f, 0);
-	if (!ep_ready(&f->src, POLLIN))
+	if ((allow = src_room(f)) == 0 || !ep_ready(&f->src, POLLIN))
 		return 0;
-	n = splice(f->src.fd, NULL, s->e.fd, NULL,
-	    MIN(f->limit - f->taken, CHUNK_MAX),
+	n = splice(f->src.fd, NULL, s->e.fd, NULL, MIN(allow, CHUNK_MAX),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		f->taken += n;
@@ -500,8 +520,6 @@ step_sinkpipe(struct zc_flow *f)
 	case ENOSYS:
 	case EOPNOTSUPP:
 		/* The source cannot splice: read it into a hub pipe. */
-		if ((r = pipe_get(f->loop, &f->h, f->psize)) < 0)
-			return flow_fail(f, r);
 		f->src.rw = 1;
 		f->mode = M_HUB;
 		return 1;
@@ -511,12 +529,58 @@ step_sinkpipe(struct zc_flow *f)
 	return src_fail(f, -errno);
 }
 
+/* Turns a one-sink flow whose pipes and buffers are empty to M_RW for
+ * want of a pipe, until the budget has room (what it moves meanwhile
+ * is not counted by the policy); returns 1, or -1 when the flow
+ * ended. */
+static int
+to_rw(struct zc_flow *f)
+{
+	int i;
+
+	if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
+		return flow_fail(f, -ENOMEM);
+	pipe_put(f->loop, &f->h);
+	f->mode = M_RW;
+	f->nopipe = 1;
+	f->blen = 0;
+	for (i = 0; i < f->nsinks; i++)
+		f->sinks[i]->off = 0;
+	return 1;
+}
+
+/* Gives a hub flow its pipe H as bytes may come; returns 0 with H, 1
+ * when it goes on by read/write instead, -1 when the flow ended. */
+static int
+hub_get(struct zc_flow *f)
+{
+	int r;
+
+	if ((r = pipe_get(f->loop, &f->h, f->psize)) == 0)
+		return 0;
+	if (!NO_PIPE(r))
+		return flow_fail(f, r);
+	return to_rw(f);
+}
+
+/* A hub flow with nothing in hand whose source would block gives back
+ * H and its buffers: an idle flow holds no pipe. */
+static void
+hub_idle(struct zc_flow *f, struct sink *s)
+{
+	pipe_put(f->loop, &f->h);
+	buf_put(f->loop, &f->src.buf, &f->src.bsize);
+	buf_put(f->loop, &s->e.buf, &s->e.bsize);
+}
+
 static int
 step_hub(struct zc_flow *f)
 {
 	struct sink *s = f->sinks[f->last];
 	int prog, r;
 
+	if (f->h.rfd < 0 && (r = hub_get(f)) != 0)
+		return r;
 	if ((prog = src_fill(f)) < 0)
 		return -1;
 	r = sink_take(f, s, f->h.rfd, f->h.len, 1, ZC_METHOD_SPLICE_PIPE);
@@ -528,6 +592,8 @@ step_hub(struct zc_flow *f)
 			return flow_done(f, 0);
 		if ((r = policy_apply(f)) != 0)
 			return r;
+		if (prog == 0)
+			hub_idle(f, s);
 	}
 	return prog;
 }
@@ -536,6 +602,7 @@ static int
 step_rw(struct zc_flow *f)
 {
 	struct sink *s;
+	uint64_t allow;
 	ssize_t n;
 	int i, prog = 0, pending = 0;
 
@@ -567,9 +634,24 @@ step_rw(struct zc_flow *f)
 		return flow_done(f, 0);
 	if ((i = policy_apply(f)) != 0)
 		return i;
-	n = ep_read(&f->src, f->buf, MIN(f->bsize, f->limit - f->taken));
-	if (n == -EAGAIN)
+	if (f->nopipe && pipe_room(f->loop)) {
+		/* H is taken when bytes come (step_hub); the method the
+		 * policy is on runs again, from a fresh phase. */
+		f->nopipe = 0;
+		buf_put(f->loop, &f->buf, &f->bsize);
+		f->mode = M_HUB;
+		zc__policy_switched(&f->pol);
+		return 1;
+	}
+	if ((allow = src_room(f)) == 0)
 		return prog;
+	if (buf_get(f->loop, &f->buf, &f->bsize) < 0)
+		return flow_fail(f, -ENOMEM);
+	n = ep_read(&f->src, f->buf, MIN(f->bsize, allow));
+	if (n == -EAGAIN) {
+		buf_put(f->loop, &f->buf, &f->bsize);	/* idle: give it back */
+		return prog;
+	}
 	if (n < 0)
 		return src_fail(f, n);
 	if (n == 0) {
@@ -604,7 +686,7 @@ flow_wait(struct zc_flow *f)
 		now |= r;
 		any |= s->e.w;
 	}
-	if (any == 0)
+	if (any == 0 && f->wake_at == 0)
 		return flow_fail(f, -EIO);	/* would hang: a bug */
 	policy_wait(f);
 	if (now)
@@ -622,6 +704,8 @@ flow_step(struct zc_flow *f)
 		return;
 	f->busy++;
 	if (f->mode == M_SETUP) {
+		if (!(f->o.flags & ZC_FLOW_NO_GROW))
+			flow_grow(f);
 		if (flow_setup(f) < 0)
 			goto out;
 		rest_begin(f);
@@ -631,6 +715,7 @@ flow_step(struct zc_flow *f)
 		if (policy_apply(f) < 0)
 			goto out;
 		f->src.w = 0;
+		f->wake_at = 0;
 		for (i = 0; i < f->nsinks; i++)
 			f->sinks[i]->e.w = 0;
 		switch (f->mode) {
@@ -713,8 +798,17 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	f->loop = loop;
-	if (opts)
-		f->o = *opts;
+	/* A caller built against 0.1 passes a struct that ends before
+	 * rate, and never sets ZC_FLOW_RATE. */
+	if (opts) {
+		memcpy(&f->o, opts, offsetof(struct zc_flow_opts, rate));
+		if (opts->flags & ZC_FLOW_RATE)
+			f->o.rate = opts->rate;
+	}
+	if ((f->o.flags & ZC_FLOW_RATE) && f->o.rate > 0) {
+		f->rated = 1;
+		zc__rate_init(&f->rate, f->o.rate);
+	}
 	f->limit = f->o.limit ? f->o.limit : ZC_NO_LIMIT;
 	f->h.rfd = f->h.wfd = -1;
 	if ((r = ep_init(f, &f->src, src)) < 0) {
@@ -730,6 +824,8 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 	}
 	f->last_move = loop->running ? loop->now : zc__now_ms();
 	TAILQ_INSERT_TAIL(&loop->flows, f, link);
+	if (f->rated)
+		loop->nrated++;
 	loop->nrun++;
 	flow_ready(f);
 	return f;
@@ -772,6 +868,8 @@ flow_cleanup(struct zc_flow *f)
 
 	flow_unready(f);
 	TAILQ_REMOVE(&l->flows, f, link);
+	if (f->rated)
+		l->nrated--;
 	if (!f->done) {
 		f->done = 1;
 		l->nrun--;

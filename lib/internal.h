@@ -122,6 +122,23 @@ zc__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Grows the pipe behind fd to size bytes (0 or above pipe-max-size: to
+ * pipe-max-size), never shrinking it. EPERM (the user's pipe pages are
+ * at fs.pipe-user-pages-soft) makes it try halves down to the current
+ * size and sets *refused (refused may be NULL). Returns the capacity in
+ * force afterwards, or -errno when fd is not a pipe. */
+ssize_t zc__pipe_grow(int fd, size_t size, bool *refused);
+
+/* The monotonic clock in microseconds. */
+static inline int64_t
+zc__now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Fills fi for fd (one fstat and one F_GETFL); returns 0 or -errno. */
 int zc__classify(int fd, struct zc__fdinfo *fi);
 
@@ -133,5 +150,25 @@ zc__unsupported(int err)
 	return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP ||
 	    err == EXDEV;
 }
+
+/* A token bucket for a byte rate (rate.c). */
+struct zc__rate {
+	uint64_t rate;		/* bytes per second */
+	uint64_t burst;		/* the most the bucket holds */
+	uint64_t quantum;	/* the least it grants at once */
+	double tokens;
+	int64_t t_us;		/* when tokens was counted; -1: not yet */
+	uint64_t taken;		/* the caller's count then */
+};
+
+/* A full bucket for rate bytes per second (> 0). */
+void zc__rate_init(struct zc__rate *r, uint64_t rate);
+
+/* How many bytes may be taken at now_us, given that the caller's count of
+ * bytes taken so far is taken and that left bytes remain to its limit:
+ * the bucket's content, or 0 when it holds less than a quantum (or
+ * left), with *wait_us set to how long until it does. */
+uint64_t zc__rate_room(struct zc__rate *r, uint64_t taken, int64_t now_us,
+    uint64_t left, int64_t *wait_us);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * loop.c: the event loop of the flow engine. One thread, one epoll set
  * (level-triggered), an eventfd for zc_loop_stop, deadlines (tick, idle,
- * run timeout) through the epoll_wait timeout. It owns the descriptor
+ * run timeout, a rated flow's refilled bucket) through the epoll_wait
+ * timeout. It owns the descriptor
  * table and its epoll registrations (users, O_NONBLOCK while in use),
  * the ready list of flows, the watches, dispatch of reported events, and
  * the public zc_loop_* calls.
@@ -400,6 +401,21 @@ check_idle(struct zc_loop *l)
 	}
 }
 
+/* Readies the flows whose rate bucket has refilled. */
+static void
+wake_rated(struct zc_loop *l)
+{
+	struct zc_flow *f;
+
+	if (l->nrated == 0)
+		return;
+	TAILQ_FOREACH(f, &l->flows, link)
+		if (!f->done && f->wake_at > 0 && l->now >= f->wake_at) {
+			f->wake_at = 0;
+			flow_ready(f);
+		}
+}
+
 /* Milliseconds epoll_wait may sleep: -1 for ever. */
 static int
 next_timeout(struct zc_loop *l, int timeout_ms)
@@ -413,10 +429,13 @@ next_timeout(struct zc_loop *l, int timeout_ms)
 		d = l->next_tick;
 	if (timeout_ms >= 0 && l->active + timeout_ms < d)
 		d = l->active + timeout_ms;
-	TAILQ_FOREACH(f, &l->flows, link)
+	TAILQ_FOREACH(f, &l->flows, link) {
 		if (!f->done && f->o.idle_ms > 0 &&
 		    f->last_move + f->o.idle_ms < d)
 			d = f->last_move + f->o.idle_ms;
+		if (!f->done && f->wake_at > 0 && f->wake_at < d)
+			d = f->wake_at;
+	}
 	if (d == INT64_MAX)
 		return -1;
 	if (d <= l->now)
@@ -462,6 +481,7 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 				l->active = l->now;
 		}
 		check_idle(l);
+		wake_rated(l);
 		if (l->tick_ms > 0 && l->now >= l->next_tick) {
 			l->next_tick = l->now + l->tick_ms;
 			l->tick_cb(l->tick_arg);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "zerocopy.h"
+#include "internal.h"
 
 #define DEFAULT_MAX (1024u * 1024)
 
@@ -140,4 +140,26 @@ zc_pipe_resize(struct zc_pipe *p, size_t size)
 	if (r > 0)
 		p->size = (size_t)r;
 	return r;
+}
+
+ssize_t
+zc__pipe_grow(int fd, size_t size, bool *refused)
+{
+	ssize_t cur;
+	size_t max, want;
+
+	if ((cur = zc_pipe_fd_size(fd)) < 0)
+		return cur;
+	max = zc_pipe_max_size();
+	if (size == 0 || size > max)
+		size = max;
+	for (want = size; want > (size_t)cur; want /= 2) {
+		if (fcntl(fd, F_SETPIPE_SZ, (int)want) >= 0)
+			return zc_pipe_fd_size(fd);
+		if (errno == EPERM && refused != NULL)
+			*refused = true;
+		else if (errno != EPERM && errno != ENOMEM)
+			return -errno;
+	}
+	return cur;
 }

@@ -334,7 +334,7 @@ flow_setup(struct zc_flow *f)
 	if (f->nsinks == 0)
 		return flow_fail(f, -EINVAL);
 	f->psize = f->o.pipe_size ? f->o.pipe_size : zc_pipe_max_size();
-	f->qsize = f->psize;
+	f->qsize = MIN(f->psize, pipe_share(f->loop, f->nsinks));
 	for (r = 0; r < f->nsinks; r++) {
 		s = f->sinks[r];
 		s->e.rw = s->e.kind == ZC_KIND_SOCKET &&
@@ -352,8 +352,15 @@ flow_setup(struct zc_flow *f)
 		f->mode = M_ROUND;
 		if (f->src.kind == ZC_KIND_PIPE)
 			return 0;
-		return (r = pipe_get(l, &f->h, f->psize)) < 0 ?
-		    flow_fail(f, r) : 0;
+		r = pipe_get(l, &f->h, f->qsize);
+		if (NO_PIPE(r)) {
+			/* No pipe to spare: the fan-out goes by read/write. */
+			if (buf_get(l, &f->buf, &f->bsize) < 0)
+				return flow_fail(f, -ENOMEM);
+			f->mode = M_RW;
+			return 0;
+		}
+		return r < 0 ? flow_fail(f, r) : 0;
 	}
 	s = f->sinks[0];
 	f->last = 0;
@@ -361,12 +368,11 @@ flow_setup(struct zc_flow *f)
 		f->mode = M_SINKPIPE;
 		return 0;
 	}
+	/* M_HUB takes H when bytes come (step_hub). */
 	f->mode = f->src.kind == ZC_KIND_PIPE ? M_SRCPIPE : M_HUB;
-	if (f->mode == M_HUB && (r = pipe_get(l, &f->h, f->psize)) < 0)
-		return flow_fail(f, r);
-	if (s->e.kind != ZC_KIND_SOCKET ||
+	if (s->e.kind != ZC_KIND_SOCKET || f->rated ||
 	    (f->o.flags & (ZC_FLOW_SPLICE_TCP | ZC_FLOW_COPY_OUT)))
-		return 0;
+		return 0;	/* a rated flow's waits are its rate's */
 	cand = ZC__PM_BIT(ZC__PM_SPLICE) | ZC__PM_BIT(ZC__PM_COPY);
 	if (f->mode == M_HUB)
 		cand |= ZC__PM_BIT(ZC__PM_RW);
@@ -386,7 +392,7 @@ int
 policy_apply(struct zc_flow *f)
 {
 	struct sink *s = f->sinks[0];
-	int want = f->pol.want, r;
+	int want = f->pol.want;
 
 	if (!f->pol.pending || f->src.rw || s->e.blen)
 		return 0;
@@ -411,8 +417,15 @@ policy_apply(struct zc_flow *f)
 	case M_RW:
 		if (f->blen)
 			return 0;
-		if ((r = pipe_get(f->loop, &f->h, f->psize)) < 0)
-			return flow_fail(f, r);
+		if (want == ZC__PM_RW) {
+			/* In M_RW for want of a pipe: it now stays. */
+			f->nopipe = 0;
+			break;
+		}
+		if (f->nopipe && !pipe_room(f->loop))
+			return 0;	/* no pipe to go back to yet */
+		/* H is taken when bytes come (step_hub). */
+		f->nopipe = 0;
 		buf_put(f->loop, &f->buf, &f->bsize);
 		s->e.rw = want == ZC__PM_COPY;
 		f->mode = M_HUB;

@@ -2,6 +2,7 @@
  * Endpoint spec parsing: text to struct zc_spec, with no I/O, no
  * allocation and no locale. The grammar is zerocopy-endpoints(7).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -384,4 +385,88 @@ zc_spec_parse(struct zc_spec *sp, const char *text, const char **why)
 	if (copy(sp->path, sizeof(sp->path), text, strlen(text)) == -1)
 		return fail(why, "host name too long (max 255 bytes)");
 	return 0;
+}
+
+/* Returns whether text starts with a known prefix and its ':'. */
+static int
+has_prefix(const char *text)
+{
+	const char *colon = strchr(text, ':');
+	size_t i, n;
+
+	if (colon == NULL)
+		return 0;
+	n = colon - text;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strlen(prefixes[i].name) == n &&
+		    memcmp(prefixes[i].name, text, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Returns whether text is an IPv4 literal, a bracketed IPv6 literal or
+ * localhost, then ':' and one to five digits. */
+static int
+is_bare_socket(const char *text)
+{
+	const char *colon = strrchr(text, ':'), *p;
+	char host[64];
+	unsigned char addr[16];
+	size_t hlen;
+
+	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5)
+		return 0;
+	for (p = colon + 1; *p != '\0'; p++)
+		if (!is_digit(*p))
+			return 0;
+	hlen = colon - text;
+	if (hlen == 0 || hlen >= sizeof(host))
+		return 0;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		return inet_pton(AF_INET6, host + 1, addr) == 1;
+	}
+	return strcmp(host, "localhost") == 0 ||
+	    inet_pton(AF_INET, host, addr) == 1;
+}
+
+int
+zc_spec_parse_flags(struct zc_spec *sp, const char *text, unsigned flags,
+    const char **why)
+{
+	size_t len;
+	int r;
+
+	if ((flags & ~(ZC_SPEC_FILES_FIRST | ZC_SPEC_HOST_FIRST)) != 0 ||
+	    flags == (ZC_SPEC_FILES_FIRST | ZC_SPEC_HOST_FIRST)) {
+		zc_spec_parse(sp, "-", why);
+		return fail(why, "bad flags");
+	}
+	if (flags & ZC_SPEC_FILES_FIRST) {
+		if (has_prefix(text))
+			return zc_spec_parse(sp, text, why);
+		if (is_bare_socket(text)) {
+			/* Always a socket: no file is preferred. */
+			if ((r = zc_spec_parse(sp, text, why)) == 0)
+				sp->path[0] = '\0';
+			return r;
+		}
+		zc_spec_parse(sp, "-", why);
+		sp->kind = ZC_SPEC_PATH;
+		if ((len = strlen(text)) >= sizeof(sp->path)) {
+			if (why != NULL)
+				*why = "path too long (max 4095 bytes)";
+			return -ENAMETOOLONG;
+		}
+		memcpy(sp->path, text, len + 1);
+		return 0;
+	}
+	if ((flags & ZC_SPEC_HOST_FIRST) && strcmp(text, "-") != 0 &&
+	    strchr(text, '/') == NULL && !has_prefix(text)) {
+		zc_spec_parse(sp, "-", why);
+		return -ENOENT;
+	}
+	return zc_spec_parse(sp, text, why);
 }

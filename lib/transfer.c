@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -40,6 +42,12 @@ struct xfer {
 	char *buf;
 	size_t bufsz;
 	struct zc__policy *pol;	/* m_measured's, while it runs */
+	uint64_t limit;
+	bool paced;		/* ZC_XFER_RATE: reads wait for the bucket */
+	struct zc__rate rate;
+	uint64_t allow;		/* what the bucket granted for the next read */
+	int tick_ms;		/* ZC_XFER_TICK; 0: none */
+	int64_t next_tick;	/* us */
 };
 
 int
@@ -72,9 +80,13 @@ zc__is_tcp(int fd)
 	    proto == IPPROTO_TCP;
 }
 
+/* How much the next read may ask for: chunk, or less when the limit or
+ * the rate says so. */
 static size_t
 want(const struct xfer *x, size_t chunk)
 {
+	if (x->paced && x->allow < chunk)
+		chunk = (size_t)x->allow;
 	return x->left < chunk ? (size_t)x->left : chunk;
 }
 
@@ -120,6 +132,54 @@ guess_side(const struct xfer *x, int err)
 	return ZC_SIDE_SRC;
 }
 
+/* With ZC_XFER_TICK, calls progress when the tick is due. */
+static void
+tick(struct xfer *x, int64_t now)
+{
+	if (x->tick_ms <= 0 || now < x->next_tick)
+		return;
+	x->next_tick = now + (int64_t)x->tick_ms * 1000;
+	if (x->o->progress != NULL)
+		x->o->progress(x->o->arg, x->st);
+}
+
+/* zc_wait on the sides given (-1: not that one; neither: a sleep) for at
+ * most timeout_us (< 0: for ever), calling progress on the tick
+ * meanwhile; returns 0, -ETIMEDOUT or -errno. */
+static int
+tick_wait(struct xfer *x, int rfd, int wfd, int64_t timeout_us)
+{
+	struct timespec ts;
+	int64_t now, end, d;
+	int r, ms;
+
+	now = zc__now_us();
+	end = timeout_us < 0 ? INT64_MAX : now + timeout_us;
+	for (;;) {
+		d = end - now;
+		if (x->tick_ms > 0 && x->next_tick - now < d)
+			d = x->next_tick - now;
+		if (d < 0)
+			d = 0;
+		if (rfd < 0 && wfd < 0) {
+			ts.tv_sec = d / 1000000;
+			ts.tv_nsec = d % 1000000 * 1000;
+			ppoll(NULL, 0, &ts, NULL);
+			r = -ETIMEDOUT;
+		} else {
+			ms = d == INT64_MAX ? -1 : d / 1000 >= INT_MAX ?
+			    INT_MAX : (int)((d + 999) / 1000);
+			r = zc_wait(rfd, wfd, ms);
+		}
+		if (r != -ETIMEDOUT)
+			return r;
+		now = zc__now_us();
+		tick(x, now);
+		if (now >= end)
+			return -ETIMEDOUT;
+	}
+}
+
 /* Waits for the sides given (-1: not that one); returns 0 or -errno. */
 static int
 xwait(struct xfer *x, int rfd, int wfd)
@@ -131,11 +191,44 @@ xwait(struct xfer *x, int rfd, int wfd)
 	 * a long wait there is the peer's, not the method's. */
 	if (x->pol != NULL && wfd < 0)
 		t0 = zc__now_ns();
-	if ((r = zc_wait(rfd, wfd, -1)) < 0)
+	if ((r = tick_wait(x, rfd, wfd, -1)) < 0)
 		return fail(x, rfd < 0 ? ZC_SIDE_DST : ZC_SIDE_SRC, -r);
 	if (t0 != 0 && (t = zc__now_ns() - t0) >= IDLE_NS)
 		zc__policy_idle(x->pol, t);
 	return 0;
+}
+
+/* With ZC_XFER_TICK, waits for a blocking source (rd) or destination
+ * (wr) that is not a file to be ready, so that the tick goes on while
+ * it stalls; returns 0 or -errno. */
+static int
+tick_ready(struct xfer *x, bool rd, bool wr)
+{
+	int rfd = -1, wfd = -1;
+
+	if (x->tick_ms <= 0)
+		return 0;
+	if (rd && !x->si.nonblock && x->si.kind != ZC_KIND_FILE && !x->si.blk)
+		rfd = x->src;
+	if (wr && !x->di.nonblock && x->di.kind != ZC_KIND_FILE && !x->di.blk)
+		wfd = x->dst;
+	if (rfd < 0 && wfd < 0)
+		return 0;
+	return xwait(x, rfd, wfd);
+}
+
+/* With ZC_XFER_RATE, waits until the bucket grants the next read and
+ * sets x->allow. */
+static void
+pace(struct xfer *x)
+{
+	int64_t w;
+
+	if (!x->paced)
+		return;
+	while ((x->allow = zc__rate_room(&x->rate, x->limit - x->left,
+	    zc__now_us(), x->left, &w)) == 0)
+		tick_wait(x, -1, -1, w);
 }
 
 /* What a 0 before the method moved anything means: end of input, or
@@ -191,7 +284,10 @@ m_direct(struct xfer *x, enum zc_method m)
 	    x->si.kind == ZC_KIND_CHAR);
 
 	while (x->left > 0) {
+		pace(x);
 		if (poll_src && (r = xwait(x, x->src, -1)) < 0)
+			return r;
+		if ((r = tick_ready(x, true, true)) < 0)
 			return r;
 		n = direct_call(x, m);
 		if (n > 0) {
@@ -222,6 +318,8 @@ empty_pipe(struct xfer *x)
 	int r;
 
 	while (x->pipe.len > 0) {
+		if ((r = tick_ready(x, false, true)) < 0)
+			return r;
 		n = splice(x->pipe.rfd, NULL, x->dst, NULL, x->pipe.len, 0);
 		if (n > 0) {
 			x->pipe.len -= (size_t)n;
@@ -248,6 +346,8 @@ write_all(struct xfer *x, const char *p, size_t len)
 	int r;
 
 	while (len > 0) {
+		if ((r = tick_ready(x, false, true)) < 0)
+			return r;
 		n = write(x->dst, p, len);
 		if (n > 0) {
 			p += n;
@@ -273,6 +373,8 @@ read_some(struct xfer *x, int fd, size_t len)
 	int r;
 
 	for (;;) {
+		if (fd == x->src && (r = tick_ready(x, true, false)) < 0)
+			return r;
 		if ((n = read(fd, x->buf, len)) >= 0)
 			return n;
 		if (errno == EAGAIN) {
@@ -296,6 +398,29 @@ get_buf(struct xfer *x)
 	return 0;
 }
 
+/* Opens the owned pipe unless it is open; returns 0, NEXT when there is
+ * none worth splicing through (read/write then), or -errno. */
+static int
+own_pipe(struct xfer *x)
+{
+	ssize_t sz;
+
+	if (x->pipe.rfd >= 0)
+		return 0;
+	if (zc_pipe_open(&x->pipe, 0) < 0)
+		return NEXT;	/* EMFILE and such: read/write */
+	if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
+		return fail(x, ZC_SIDE_NONE, (int)-sz);
+	/* 2 pages when more was asked: the user is at the kernel's limit
+	 * on pipe pages, and such a pipe is slower than read/write. */
+	if ((size_t)sz <= 2 * (size_t)sysconf(_SC_PAGESIZE) &&
+	    (x->o->pipe_size == 0 || x->o->pipe_size > (size_t)sz)) {
+		zc_pipe_close(&x->pipe);
+		return NEXT;
+	}
+	return 0;
+}
+
 /*
  * Neither side a pipe: fill the owned pipe, empty it, again. While the
  * source comes in small pieces, two splices cost more than a read and a
@@ -307,18 +432,15 @@ m_splice_pipe(struct xfer *x)
 {
 	uint64_t moved = 0;
 	size_t small;
-	ssize_t n, sz;
+	ssize_t n;
 	int r;
 	bool rw = false;
 
-	if (x->pipe.rfd < 0) {
-		if (zc_pipe_open(&x->pipe, 0) < 0)
-			return NEXT;	/* EMFILE and such: read/write */
-		if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
-			return fail(x, ZC_SIDE_NONE, (int)-sz);
-	}
+	if ((r = own_pipe(x)) != 0)
+		return r;
 	small = x->pipe.size / 2 < SMALL_CHUNK ? x->pipe.size / 2 : SMALL_CHUNK;
 	while (x->left > 0) {
+		pace(x);
 		if (rw) {
 			if ((r = get_buf(x)) < 0)
 				return r;
@@ -331,6 +453,8 @@ m_splice_pipe(struct xfer *x)
 			rw = (size_t)n < small;
 			continue;
 		}
+		if ((r = tick_ready(x, true, false)) < 0)
+			return r;
 		n = splice(x->src, NULL, x->pipe.wfd, NULL,
 		    want(x, x->pipe.size), 0);
 		if (n > 0) {
@@ -339,7 +463,8 @@ m_splice_pipe(struct xfer *x)
 			x->pipe.len = (size_t)n;
 			if ((r = empty_pipe(x)) != DONE)
 				return r;
-			rw = (size_t)n < small;
+			/* Small pieces the rate asked for stay spliced. */
+			rw = (size_t)n < small && !x->paced;
 		} else if (n == 0) {
 			return zero(x, moved);
 		} else if (errno == EAGAIN) {
@@ -446,22 +571,19 @@ m_measured(struct xfer *x, unsigned cand)
 	struct zc__policy pol;
 	uint64_t moved = 0;
 	size_t n;
-	ssize_t sz;
 	bool spipe = x->si.kind == ZC_KIND_PIPE;
 	int r = DONE;
 
 	if (spipe)
 		cand &= ~ZC__PM_BIT(ZC__PM_COPY);	/* that is read/write */
-	if (!spipe && x->pipe.rfd < 0) {
-		if (zc_pipe_open(&x->pipe, 0) < 0)
-			return NEXT;	/* EMFILE and such: read/write */
-		if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
-			return fail(x, ZC_SIDE_NONE, (int)-sz);
-	}
+	if (!spipe && (r = own_pipe(x)) != 0)
+		return r;
 	zc__policy_init(&pol, cand, NULL);
 	x->pol = &pol;
 	while (x->left > 0) {
-		if ((r = measured_chunk(x, pol.cur, spipe, &n)) != 0)
+		pace(x);	/* forced copy out only: see make_plan */
+		if ((r = tick_ready(x, true, false)) < 0 ||
+		    (r = measured_chunk(x, pol.cur, spipe, &n)) != 0)
 			break;
 		if (n == 0) {
 			r = zero(x, moved);
@@ -494,6 +616,7 @@ m_read_write(struct xfer *x)
 			return r;
 	}
 	while (x->left > 0) {
+		pace(x);
 		if ((n = read_some(x, x->src, want(x, x->bufsz))) <= 0)
 			return n < 0 ? (int)n : DONE;
 		x->left -= (size_t)n;
@@ -507,7 +630,9 @@ m_read_write(struct xfer *x)
  * returns how many. Into a socket from a file, sendfile (faster into
  * TCP than splicing or copying: 2.2 against 1.3 GiB/s from the page
  * cache on loopback); from anything else, the measured choice unless
- * ZC_XFER_SPLICE_TCP or ZC_XFER_COPY_OUT forces one method. */
+ * ZC_XFER_SPLICE_TCP or ZC_XFER_COPY_OUT forces one method, or a rate
+ * paces the reads (its waits would be measured as the method's): then
+ * splice. */
 static int
 make_plan(const struct xfer *x, int *plan)
 {
@@ -526,7 +651,8 @@ make_plan(const struct xfer *x, int *plan)
 			plan[n++] = ZC_METHOD_SENDFILE;
 		if (dsock && !sfile && (fl & ZC_XFER_COPY_OUT))
 			plan[n++] = M_COPY_OUT;
-		else if (dsock && !sfile && !(fl & ZC_XFER_SPLICE_TCP))
+		else if (dsock && !sfile && !x->paced &&
+		    !(fl & ZC_XFER_SPLICE_TCP))
 			plan[n++] = M_MEASURED;
 		else
 			plan[n++] = spipe || dpipe ? ZC_METHOD_SPLICE :
@@ -545,10 +671,10 @@ caller_pipes(const struct xfer *x)
 
 	if (x->si.kind == ZC_KIND_PIPE)
 		s = x->o->flags & ZC_XFER_NO_GROW ? zc_pipe_fd_size(x->src) :
-		    zc_pipe_fd_resize(x->src, 0);
+		    zc__pipe_grow(x->src, 0, NULL);
 	if (x->di.kind == ZC_KIND_PIPE)
 		d = x->o->flags & ZC_XFER_NO_GROW ? zc_pipe_fd_size(x->dst) :
-		    zc_pipe_fd_resize(x->dst, 0);
+		    zc__pipe_grow(x->dst, 0, NULL);
 	if (s < d)
 		s = d;
 	return s > 0 ? (size_t)s : SPLICE_CHUNK;
@@ -568,7 +694,16 @@ zc_transfer(int dst, int src, uint64_t limit,
 	x.dst = dst;
 	x.src = src;
 	x.left = limit;
+	x.limit = limit;
 	x.o = opts != NULL ? opts : &defaults;
+	if ((x.o->flags & ZC_XFER_RATE) && x.o->rate > 0) {
+		x.paced = true;
+		zc__rate_init(&x.rate, x.o->rate);
+	}
+	if ((x.o->flags & ZC_XFER_TICK) && x.o->tick_ms > 0) {
+		x.tick_ms = x.o->tick_ms;
+		x.next_tick = zc__now_us() + (int64_t)x.tick_ms * 1000;
+	}
 	x.st = stats != NULL ? stats : &own_stats;
 	x.pipe.rfd = x.pipe.wfd = -1;
 	memset(x.st, 0, sizeof(*x.st));

@@ -158,6 +158,8 @@ struct zc_stats {
 				   (default: measured, see zc_transfer(3)) */
 #define ZC_XFER_COPY_OUT 0x8u	/* into sockets from a pipe or socket: splice
 				   in, read the pipe, write (default: measured) */
+#define ZC_XFER_RATE 0x100u	/* the rate field is set (since 0.2) */
+#define ZC_XFER_TICK 0x200u	/* the tick_ms field is set (since 0.2) */
 
 struct zc_transfer_opts {
 	unsigned flags;		/* ZC_XFER_* */
@@ -166,6 +168,12 @@ struct zc_transfer_opts {
 	/* Called after each chunk with the running totals; may be NULL. */
 	void (*progress)(void *arg, const struct zc_stats *st);
 	void *arg;
+	/* Read only when flags has ZC_XFER_RATE or ZC_XFER_TICK, so that
+	 * callers built against 0.1 (a shorter struct) keep working. */
+	uint64_t rate;		/* ZC_XFER_RATE: at most this many bytes a
+				   second are read, method unchanged */
+	int tick_ms;		/* ZC_XFER_TICK: progress is also called
+				   this often while the transfer waits */
 };
 
 /*
@@ -222,6 +230,27 @@ struct zc_spec {
  * next zc_spec_parse call in the same thread.
  */
 int zc_spec_parse(struct zc_spec *sp, const char *text, const char **why);
+
+/* Flags for zc_spec_parse_flags: which operand words are specs. */
+#define ZC_SPEC_FILES_FIRST	0x1	/* GNU tee: a file unless prefixed or
+					 * IPV4:PORT, [IPV6]:PORT,
+					 * localhost:PORT */
+#define ZC_SPEC_HOST_FIRST	0x2	/* nc: a host unless "-", prefixed
+					 * or with a '/' */
+
+/*
+ * zc_spec_parse with a rule for words that are not obviously specs.
+ * flags 0 is zc_spec_parse. ZC_SPEC_FILES_FIRST: a word with no known
+ * prefix that is not IPV4:PORT, [IPV6]:PORT or localhost:PORT is
+ * ZC_SPEC_PATH whatever it holds ("-" and "" too; -ENAMETOOLONG when it
+ * does not fit in path), and those three socket forms leave path "" (no
+ * file of that name is preferred). ZC_SPEC_HOST_FIRST: a word that is
+ * not "-", has no known prefix and no '/' returns -ENOENT (no why): it
+ * is a host name, for a port in the next operand. Both flags at once,
+ * or unknown ones: -EINVAL.
+ */
+int zc_spec_parse_flags(struct zc_spec *sp, const char *text,
+    unsigned flags, const char **why);
 
 enum zc_kind {
 	ZC_KIND_FILE,		/* regular file */
@@ -346,8 +375,12 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 #define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into socket sinks (default:
 				   measured, see zc_loop_new(3)) */
 #define ZC_FLOW_KEEP_REST 0x8u	/* one sink only: see below */
-#define ZC_FLOW_COPY_OUT 0x10u	/* socket sinks: splice in, read the pipe,
+#define ZC_FLOW_NO_GROW 0x10u	/* leave the sizes of the source and sink
+				   pipes alone (default: grown within the
+				   loop's pipe budget when the flow starts) */
+#define ZC_FLOW_COPY_OUT 0x20u	/* socket sinks: splice in, read the pipe,
 				   write(2) out (default: measured) */
+#define ZC_FLOW_RATE 0x100u	/* the rate field is set (since 0.2) */
 
 struct zc_flow_opts {
 	unsigned flags;		/* ZC_FLOW_* */
@@ -366,6 +399,11 @@ struct zc_flow_opts {
 	 * drop the sink. */
 	int (*on_sink_error)(struct zc_flow *f, int sink, int err, void *arg);
 	void *arg;
+	/* Read only when flags has ZC_FLOW_RATE (callers built against 0.1
+	 * pass a shorter struct): the source is read at most this many
+	 * bytes a second, by the same methods; the flow waits on a loop
+	 * timer. 0: no limit. */
+	uint64_t rate;
 };
 
 /*

@@ -1,6 +1,7 @@
 /*
  * zc_spec_parse: every form of zerocopy-endpoints(7) with the fields it
- * gives, and malformed specs with the exact message for each.
+ * gives, and malformed specs with the exact message for each;
+ * zc_spec_parse_flags: which words are specs in each mode.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -294,6 +295,130 @@ test_long(void)
 	}
 }
 
+/* zc_spec_parse_flags: which words are specs in each mode. */
+struct moded {
+	const char *text;
+	unsigned flags;
+	int ret;		/* 0, -EINVAL, -ENOENT, -ENAMETOOLONG */
+	enum zc_spec_kind kind;	/* when ret is 0 */
+	const char *path;
+	const char *host;
+};
+
+static const struct moded modeds[] = {
+	/* GNU tee: every word is a file name unless prefixed or one of the
+	 * three socket forms, which always connect (path ""). */
+	{ "out", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "out", "" },
+	{ "-", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "-", "" },
+	{ "", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "", "" },
+	{ "host:80", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "host:80", "" },
+	{ "example.org:443", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH,
+	    "example.org:443", "" },
+	{ "a:b:c", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "a:b:c", "" },
+	{ "::1:80", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "::1:80", "" },
+	{ "[fe80::1%eth0]:22", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH,
+	    "[fe80::1%eth0]:22", "" },
+	{ "1.2.3.4:x", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "1.2.3.4:x",
+	    "" },
+	{ "1.2.3.4:123456", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH,
+	    "1.2.3.4:123456", "" },
+	{ "1.2.3:80", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "1.2.3:80", "" },
+	{ "fdx:1", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_PATH, "fdx:1", "" },
+	{ "127.0.0.1:80", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_TCP, "",
+	    "127.0.0.1" },
+	{ "[::1]:80", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_TCP, "", "::1" },
+	{ "localhost:80", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_TCP, "",
+	    "localhost" },
+	{ "127.0.0.1:0", ZC_SPEC_FILES_FIRST, -EINVAL, 0, NULL, NULL },
+	{ "127.0.0.1:99999", ZC_SPEC_FILES_FIRST, -EINVAL, 0, NULL, NULL },
+	{ "fd:3", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_FD, "", "" },
+	{ "fd:x", ZC_SPEC_FILES_FIRST, -EINVAL, 0, NULL, NULL },
+	{ "file:-", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_FILE, "-", "" },
+	{ "tcp:h:1", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_TCP, "", "h" },
+	{ "unix:", ZC_SPEC_FILES_FIRST, -EINVAL, 0, NULL, NULL },
+	{ "listen:9", ZC_SPEC_FILES_FIRST, 0, ZC_SPEC_TCP_LISTEN, "", "" },
+	/* nc: a word without prefix, '/' or "-" is a host. */
+	{ "localhost", ZC_SPEC_HOST_FIRST, -ENOENT, 0, NULL, NULL },
+	{ "127.0.0.1", ZC_SPEC_HOST_FIRST, -ENOENT, 0, NULL, NULL },
+	{ "::1", ZC_SPEC_HOST_FIRST, -ENOENT, 0, NULL, NULL },
+	{ "h:80", ZC_SPEC_HOST_FIRST, -ENOENT, 0, NULL, NULL },
+	{ "", ZC_SPEC_HOST_FIRST, -ENOENT, 0, NULL, NULL },
+	{ "-", ZC_SPEC_HOST_FIRST, 0, ZC_SPEC_STDIO, "", "" },
+	{ "./sock", ZC_SPEC_HOST_FIRST, 0, ZC_SPEC_PATH, "./sock", "" },
+	{ "unix:s", ZC_SPEC_HOST_FIRST, 0, ZC_SPEC_UNIX, "s", "" },
+	{ "listen:x", ZC_SPEC_HOST_FIRST, -EINVAL, 0, NULL, NULL },
+	/* 0 is zc_spec_parse; both flags or unknown ones are refused. */
+	{ "host:80", 0, 0, ZC_SPEC_TCP, "host:80", "host" },
+	{ "-", 0, 0, ZC_SPEC_STDIO, "", "" },
+	{ "out", ZC_SPEC_FILES_FIRST | ZC_SPEC_HOST_FIRST, -EINVAL, 0, NULL, NULL },
+	{ "out", 0x4, -EINVAL, 0, NULL, NULL },
+};
+
+static void
+test_moded(const struct moded *m)
+{
+	struct zc_spec sp;
+	const char *why = "unset";
+	int r;
+
+	r = zc_spec_parse_flags(&sp, m->text, m->flags, &why);
+	if (r != m->ret) {
+		printf("FAIL '%s' flags %u: %d (%s), want %d\n", m->text,
+		    m->flags, r, why ? why : "(null)", m->ret);
+		failures++;
+		return;
+	}
+	if ((r == 0 || r == -ENOENT) && why != NULL) {
+		printf("FAIL '%s' flags %u: why '%s'\n", m->text, m->flags,
+		    why);
+		failures++;
+	}
+	if (r == -EINVAL && why == NULL) {
+		printf("FAIL '%s' flags %u: no why\n", m->text, m->flags);
+		failures++;
+	}
+	if (r != 0)
+		return;
+	if (sp.kind != m->kind) {
+		printf("FAIL '%s' flags %u: kind %d, want %d\n", m->text,
+		    m->flags, sp.kind, m->kind);
+		failures++;
+	}
+	check_str(m->text, "path", sp.path, m->path);
+	check_str(m->text, "host", sp.host, m->host);
+}
+
+/* A file name too long for path: -ENAMETOOLONG, so that the caller's
+ * open(2) says so; a prefixed one is still malformed. */
+static void
+test_moded_long(void)
+{
+	static char text[ZC_SPEC_PATH_MAX + 8];
+	struct zc_spec sp;
+	const char *why;
+	int r;
+
+	memset(text, 'p', ZC_SPEC_PATH_MAX - 1);
+	r = zc_spec_parse_flags(&sp, text, ZC_SPEC_FILES_FIRST, &why);
+	if (r != 0 || sp.kind != ZC_SPEC_PATH || strcmp(sp.path, text)) {
+		printf("FAIL longest file name: %d\n", r);
+		failures++;
+	}
+	text[ZC_SPEC_PATH_MAX - 1] = 'p';
+	r = zc_spec_parse_flags(&sp, text, ZC_SPEC_FILES_FIRST, &why);
+	if (r != -ENAMETOOLONG) {
+		printf("FAIL file name too long: %d\n", r);
+		failures++;
+	}
+	memset(text, 'p', ZC_SPEC_PATH_MAX + 6);
+	memcpy(text, "file:", 5);
+	r = zc_spec_parse_flags(&sp, text, ZC_SPEC_FILES_FIRST, &why);
+	if (r != -EINVAL) {
+		printf("FAIL file: too long: %d\n", r);
+		failures++;
+	}
+}
+
 int
 main(void)
 {
@@ -304,8 +429,11 @@ main(void)
 	for (i = 0; i < sizeof(bads) / sizeof(bads[0]); i++)
 		test_bad(&bads[i]);
 	test_long();
-	printf("%zu valid, %zu malformed: %d failures\n",
+	for (i = 0; i < sizeof(modeds) / sizeof(modeds[0]); i++)
+		test_moded(&modeds[i]);
+	test_moded_long();
+	printf("%zu valid, %zu malformed, %zu with flags: %d failures\n",
 	    sizeof(goods) / sizeof(goods[0]), sizeof(bads) / sizeof(bads[0]),
-	    failures);
+	    sizeof(modeds) / sizeof(modeds[0]), failures);
 	return failures ? 1 : 0;
 }

@@ -17,7 +17,7 @@ stay_server() {
 @test "--help and --version print to stdout and exit 0" {
 	run "$ZCAT_NET" --help
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "usage: zcat-net [-46dkNUuv] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp | --copy-out] host port" ]
+	[ "${lines[0]}" = "usage: zcat-net [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp | --copy-out] host port" ]
 	[[ "$output" == *"-l [host] port"* ]]
 	[[ "$output" == *"--one-way"* ]]
 	run "$ZCAT_NET" --version

@@ -83,5 +83,5 @@ closed() {
 	[ "$stderr" = "zcopy: timeout '1\\015': invalid" ]
 	run --separate-stderr timeout 10 "$ZCOPY" -n $'\t' in out
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "zcopy: count: invalid size '\\011'" ]
+	[ "$stderr" = "zcopy: invalid number of bytes: '\\011'" ]
 }

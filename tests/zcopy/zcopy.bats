@@ -23,9 +23,9 @@ teardown() {
 	run --separate-stderr timeout 10 "$ZCOPY" --help
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
-	[[ ${lines[0]} == "usage: zcopy [-aPv] [-n count] [-w seconds] [--no-splice] [src [dst]]" ]]
-	for o in --append --count --progress --stats --timeout --no-splice \
-	    --help --version; do
+	[[ ${lines[0]} == "usage: zcopy [-aPv] [-L rate] [-n count] [-w seconds] [--no-splice] [src [dst]]" ]]
+	for o in --append --count --progress --rate-limit --stats --timeout \
+	    --no-splice --help --version; do
 		[[ $output == *"$o"* ]]
 	done
 	run --separate-stderr timeout 10 "$ZCOPY" --version
@@ -39,9 +39,10 @@ teardown() {
 	[ -f "$man" ] || skip "no man page"
 	synopsis=$(sed -n '/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p' "$man" |
 	    grep -c -e '^\.Op Fl aPv$' -e '^\.Op Fl n Ar count$' \
+	    -e '^\.Op Fl L Ar rate$' \
 	    -e '^\.Op Fl w Ar seconds$' -e '^\.Op Fl -no-splice$' \
 	    -e '^\.Op Ar src Op Ar dst$')
-	[ "$synopsis" -eq 5 ]
+	[ "$synopsis" -eq 6 ]
 }
 
 @test "bad options and operands: usage, the Try line, exit 1" {
@@ -55,10 +56,15 @@ teardown() {
 }
 
 @test "bad sizes and timeouts: one message, exit 1" {
-	for n in 1.5k -1 "" 10x 16E 99999999999999999999; do
+	for n in 1.5k -1 "" 10x 1kk 4Mx; do
 		run --separate-stderr timeout 10 "$ZCOPY" -n "$n" "$D" out
 		[ "$status" -eq 1 ]
-		[ "$stderr" = "zcopy: count: invalid size '$n'" ]
+		[ "$stderr" = "zcopy: invalid number of bytes: '$n'" ]
+	done
+	for n in 16E 99999999999999999999; do
+		run --separate-stderr timeout 10 "$ZCOPY" -n "$n" "$D" out
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "zcopy: invalid number of bytes: '$n': Value too large for defined data type" ]
 	done
 	[ ! -e out ]
 	for w in 0 -3 x 99999999999; do
@@ -292,11 +298,11 @@ teardown() {
 @test "-P without a terminal: one final line with size and 100%" {
 	timeout 20 "$ZCOPY" -P "$D" out 2>err
 	same out "$D"
-	one_line err '^98 KiB 0:00:0[0-9] \[[0-9.]+ ?[KMGT]?i?B/s\] 100%$'
+	one_line err '^97\.7KiB 0:00:0[0-9] \[[0-9.]+[KMGT]?i?B/s\] 100%$'
 	cat "$D" | timeout 20 "$ZCOPY" --progress -n 50000 >out 2>err
-	one_line err '^49 KiB .* 100%$'
+	one_line err '^48\.8KiB .* 100%$'
 	cat "$D" | timeout 20 "$ZCOPY" -P >out 2>err
-	one_line err '^98 KiB 0:00:0[0-9] \[[0-9.]+ ?[KMGT]?i?B/s\]$'
+	one_line err '^97\.7KiB 0:00:0[0-9] \[[0-9.]+[KMGT]?i?B/s\]$'
 	timeout 20 "$ZCOPY" -Pv "$D" out 2>err
 	[ "$(wc -l <err)" -eq 2 ]
 }
@@ -315,7 +321,7 @@ teardown() {
 	[ "$redraws" -ge 3 ]
 	[ "$redraws" -le $((ms * 4 / 1000 + 3)) ]
 	[ "$(tail -c 1 err | od -An -c | tr -d ' ')" = '\n' ]
-	[[ $(tr '\r' '\n' <err | tail -1) =~ ^"1.5 MiB 0:00:0"[0-9]" ["[0-9.]+\ ?[KMG]?i?B/s\]\ *$ ]]
+	[[ $(tr '\r' '\n' <err | tail -1) =~ ^"1.50MiB 0:00:0"[0-9]" ["[0-9.]+[KMG]?i?B/s\]\ *$ ]]
 }
 
 @test "a terminal as output gets every byte" {

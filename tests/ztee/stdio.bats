@@ -32,7 +32,7 @@ ztee: standard input: Bad file descriptor" ]
 	seq 1000 >in
 	run --separate-stderr closed 1 "$ZTEE" o1 o2 <in
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "ztee: standard output: Bad file descriptor" ]
+	[ "$stderr" = "ztee: 'standard output': Bad file descriptor" ]
 	same in o1 o2
 }
 
@@ -77,17 +77,19 @@ ztee: standard input: Bad file descriptor" ]
 	same in "a:$p4"
 }
 
+# Quoted as GNU tee quotes them in the C locale (see shquote in
+# cmd/common.h): shell quoting with $'...' for control bytes.
 @test "quoted names and option arguments are escaped" {
 	need_ztee
 	run --separate-stderr "$ZTEE" $'no\033[2J/x' </dev/null
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "ztee: no\\033[2J/x: No such file or directory" ]
+	[ "$stderr" = "ztee: 'no'\$'\\033''[2J/x': No such file or directory" ]
 	run --separate-stderr "$ZTEE" $'unix:/no\\/\r' </dev/null
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "ztee: unix:/no\\134/\\015: No such file or directory" ]
+	[ "$stderr" = "ztee: 'unix:/no\\/'\$'\\r': No such file or directory" ]
 	run --separate-stderr "$ZTEE" $'tcp:\033]0;x\a:80' </dev/null
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "ztee: spec 'tcp:\\033]0;x\\007:80': bad host name '\\033]0;x\\007'" ]
+	[ "$stderr" = "ztee: spec 'tcp:'\$'\\033'']0;x'\$'\\a'':80': bad host name '\\033]0;x\\007'" ]
 	run --separate-stderr "$ZTEE" $'--output-error=\033c' </dev/null
 	[ "$status" -eq 1 ]
 	[ "${stderr_lines[0]}" = "ztee: invalid argument '\\033c' for '--output-error'" ]

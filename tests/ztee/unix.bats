@@ -22,8 +22,9 @@ check() {
 	same_as_in "$T/$1.stdout"
 }
 
+# A ':' makes GNU tee's quoting put the name in single quotes.
 SPEC() {
-	echo "ztee: unix-listen:$1"
+	echo "ztee: 'unix-listen:$1'"
 }
 
 @test "a second listener on a live path: exit 1, the first keeps its client" {
