@@ -440,12 +440,15 @@ main(int argc, char *argv[])
 	z.out[0].fd = STDOUT_FILENO;
 	z.out[0].sink = -1;
 	z.nout = 1;
+	/* The loop's two descriptors first: then every output that opens
+	 * is written, and one past the descriptor limit is reported like
+	 * any output that cannot be opened. */
+	if ((z.loop = zc_loop_new()) == NULL)
+		err(1, "zc_loop_new");
 	for (i = 0; i < argc; i++)
 		if (open_output(&z, &z.out[z.nout], argv[i], append) == 0)
 			z.nout++;
 
-	if ((z.loop = zc_loop_new()) == NULL)
-		err(1, "zc_loop_new");
 	memset(&fo, 0, sizeof(fo));
 	fo.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
 	fo.limit = ZC_NO_LIMIT;

@@ -8,7 +8,8 @@
  *   M_SRCPIPE   one sink, the source is a pipe: splice source -> sink
  *   M_SINKPIPE  one sink that is a pipe: splice source -> sink
  *   M_HUB       one sink, neither a pipe: source -> owned pipe H -> sink
- *   M_ROUND     several sinks: rounds over S (the source pipe, or H)
+ *   M_ROUND     several sinks: rounds over S (the source pipe, or H);
+ *               some sinks by tee(2), others from one shared buffer
  *   M_RW        read/write through one buffer (ZC_FLOW_NO_SPLICE, or
  *               chosen by the measured policy for a socket sink)
  *   M_REST      first of all, write the rest an earlier flow on the same
@@ -86,9 +87,12 @@ struct sink {
 	struct ep e;
 	int dropped;
 	int err;
-	struct zc_pipe q;	/* M_ROUND, all but the last sink */
+	struct zc_pipe q;	/* M_ROUND, a sink fed by tee(2) */
 	uint64_t owed;		/* M_ROUND last sink: bytes still in S */
-	size_t off;		/* M_RW: offset in the flow's buffer */
+	size_t off;		/* M_RW, M_ROUND buffered: offset in f->buf */
+	int nopipe;		/* M_ROUND: never a pipe (none to be had,
+				 * or splice refused): always buffered */
+	int rb;			/* M_ROUND: this round from f->buf */
 	size_t roff;		/* M_REST: offset in the flow's rest */
 };
 
@@ -119,14 +123,23 @@ struct zc_flow {
 	struct sink **sinks;
 	int nsinks;
 	int nlive;
-	int last;		/* M_ROUND: the sink that reads S itself */
+	int last;		/* M_ROUND: the sink that reads S itself, or
+				 * -1 when the round reads S into f->buf */
 	int in_round;
+	uint64_t rleft;		/* M_ROUND: bytes of the round still in S,
+				 * to be read into f->buf */
+	int notee;		/* M_ROUND: tee(2) refused */
+	int filebuf;		/* M_ROUND: file-like sinks are buffered */
+	uint64_t tee_ns;	/* M_ROUND: measured ns per MiB of one tee */
+	uint64_t read_ns;	/* M_ROUND: measured ns per MiB of a read */
+	unsigned tee_n, read_n;	/* M_ROUND: samples in tee_ns, read_ns */
+	int bufwarm;		/* M_ROUND: f->buf was read into before */
 	uint64_t discard;	/* M_ROUND: bytes of a dropped last sink */
 	struct zc_pipe h;	/* hub pipe; rfd -1 when none */
 	size_t psize;		/* owned pipes' wanted size */
 	size_t qsize;		/* M_ROUND: size of every Q (all equal) */
 	uint64_t taken;		/* bytes taken in from the source */
-	char *buf;		/* M_RW */
+	char *buf;		/* M_RW, M_ROUND buffered sinks */
 	size_t bsize, blen;
 	int64_t last_move;
 	struct zc__policy pol;	/* one socket sink: the measured choice */
@@ -197,7 +210,6 @@ size_t	pipe_budget(struct zc_loop *);
 size_t	pipe_share(struct zc_loop *, int);
 int	pipe_room(struct zc_loop *);
 int	pipe_get(struct zc_loop *, struct zc_pipe *, size_t);
-int	pipe_get_any(struct zc_loop *, struct zc_pipe *, size_t);
 int	pipe_resize(struct zc_loop *, struct zc_pipe *, size_t);
 void	pipe_put(struct zc_loop *, struct zc_pipe *);
 void	flow_grow(struct zc_flow *);
@@ -217,6 +229,7 @@ int	src_end(const struct zc_flow *);
 int	sink_take(struct zc_flow *, struct sink *, int, uint64_t, int, int);
 int	src_fill(struct zc_flow *);
 uint64_t src_room(struct zc_flow *);
+ssize_t	ep_read(struct ep *, char *, size_t);
 void	flow_step(struct zc_flow *);
 void	flow_release(struct zc_flow *);
 

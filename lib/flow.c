@@ -120,7 +120,8 @@ sink_drop(struct zc_flow *f, struct sink *s)
 	s->dropped = 1;
 	f->nlive--;
 	user_want(f->loop, &s->e.u, 0);
-	if (f->mode == M_ROUND && f->in_round && f->sinks[f->last] == s) {
+	if (f->mode == M_ROUND && f->in_round && f->last >= 0 &&
+	    f->sinks[f->last] == s) {
 		f->discard += s->owed;
 		s->owed = 0;
 	}
@@ -247,7 +248,7 @@ ep_write(struct ep *e, const char *p, size_t len)
 
 /* Reads up to len bytes from e without blocking; returns the count, 0 at
  * end of input, -EAGAIN (e->w set), or -errno. */
-static ssize_t
+ssize_t
 ep_read(struct ep *e, char *p, size_t len)
 {
 	ssize_t n;
@@ -284,7 +285,7 @@ took(struct zc_flow *f, struct sink *s, size_t n, int rw)
 		    rw ? ZC_METHOD_READ_WRITE : ZC_METHOD_SPLICE, n);
 		break;
 	case M_ROUND:
-		if (f->sinks[f->last] != s) {
+		if (f->last < 0 || f->sinks[f->last] != s) {
 			s->q.len -= n;
 			break;
 		}

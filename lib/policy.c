@@ -349,18 +349,8 @@ flow_setup(struct zc_flow *f)
 		return 0;
 	}
 	if (f->nsinks > 1) {
-		f->mode = M_ROUND;
-		if (f->src.kind == ZC_KIND_PIPE)
-			return 0;
-		r = pipe_get(l, &f->h, f->qsize);
-		if (NO_PIPE(r)) {
-			/* No pipe to spare: the fan-out goes by read/write. */
-			if (buf_get(l, &f->buf, &f->bsize) < 0)
-				return flow_fail(f, -ENOMEM);
-			f->mode = M_RW;
-			return 0;
-		}
-		return r < 0 ? flow_fail(f, r) : 0;
+		f->mode = M_ROUND;	/* fanout.c makes H if it can */
+		return 0;
 	}
 	s = f->sinks[0];
 	f->last = 0;

@@ -166,8 +166,6 @@ pipe_resize(struct zc_loop *l, struct zc_pipe *p, size_t size)
 	return 0;
 }
 
-static int pipe_take(struct zc_loop *, struct zc_pipe *, size_t, int);
-
 /* Closes a spare pipe to make room. */
 static void
 pool_drop(struct zc_loop *l)
@@ -189,20 +187,6 @@ pool_drop(struct zc_loop *l)
  */
 int
 pipe_get(struct zc_loop *l, struct zc_pipe *p, size_t size)
-{
-	return pipe_take(l, p, size, 0);
-}
-
-/* pipe_get past the budget, and a capped pipe rather than none: for a
- * hop that has no other way (the round pipes of a fan-out). */
-int
-pipe_get_any(struct zc_loop *l, struct zc_pipe *p, size_t size)
-{
-	return pipe_take(l, p, size, 1);
-}
-
-static int
-pipe_take(struct zc_loop *l, struct zc_pipe *p, size_t size, int any)
 {
 	size_t b = pipe_budget(l), share = pipe_share(l, 1), other, page;
 	int fds[2], r;
@@ -229,10 +213,8 @@ pipe_take(struct zc_loop *l, struct zc_pipe *p, size_t size, int any)
 	if (b != SIZE_MAX && (l->pheld >= b || l->pheld + size > b)) {
 		if (l->pheld < b && b - l->pheld >= PIPE_MIN)
 			size = floor2(b - l->pheld);
-		else if (!any)
-			return -ENOBUFS;
 		else
-			size = MIN(size, PIPE_MIN);
+			return -ENOBUFS;
 	}
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1)
 		return -errno;
@@ -246,13 +228,11 @@ pipe_take(struct zc_loop *l, struct zc_pipe *p, size_t size, int any)
 	if (p->size <= 2 * page && size > p->size) {
 		/* A capped pipe: the user is at the kernel's limit. */
 		pipe_refused(l);
-		if (!any) {
-			close(fds[0]);
-			close(fds[1]);
-			p->rfd = p->wfd = -1;
-			p->size = 0;
-			return -ENOBUFS;
-		}
+		close(fds[0]);
+		close(fds[1]);
+		p->rfd = p->wfd = -1;
+		p->size = 0;
+		return -ENOBUFS;
 	}
 	l->pheld += p->size;
 	l->plent++;

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define ZC_VERSION "0.1.0"
+#define ZC_VERSION "0.2.0"
 
 /* The library's version string, "MAJOR.MINOR.PATCH". */
 const char *zc_version(void);

@@ -2,8 +2,12 @@
  * One source (pipe, file, socketpair, TCP) to 1, 2 and 13 sinks of mixed
  * kinds (pipes and sockets read by checking children, files, O_APPEND
  * files that cannot be spliced into, a slow reader), sizes 0, 1,
- * 1 MiB + 1 and 64 MiB: every sink gets every byte, exactly.
+ * 1 MiB + 1 and 64 MiB: every sink gets every byte, exactly. Also 40
+ * sinks, most of them files (written from the flow's shared buffer),
+ * and the same with no descriptor left for the flow's own pipes.
  */
+#include <sys/resource.h>
+
 #include "tutil.h"
 
 enum { K_PIPE, K_SLOW, K_FILE, K_APPEND, K_SOCKPAIR, K_TCP, K_NKINDS };
@@ -30,6 +34,9 @@ on_done(struct zc_flow *f, int err, void *arg)
 }
 
 static uint64_t seedno = 1;
+static int tight;	/* no descriptor left for the flow's own pipes */
+
+#define MAX_SINKS	40
 
 /* Runs one case; returns after checking everything. */
 static void
@@ -39,10 +46,11 @@ run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
 	struct zc_stats st;
 	struct zc_loop *loop;
 	struct zc_flow *f;
-	struct snk sk[16];
+	struct snk sk[MAX_SINKS];
+	struct rlimit rl, low;
 	uint64_t seed = seedno++;
 	pid_t wpid = -1;
-	int base, src, r, i, p[2];
+	int base, src, r, i, p[2], top, plug[4 * MAX_SINKS], nplug = 0;
 	int before = failures;
 	double t0;
 
@@ -92,7 +100,31 @@ run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
 		if ((r = zc_flow_add_sink(f, sk[i].fd)) != i)
 			FAIL("add_sink %d returned %d", i, r);
 	}
+	if (tight) {
+		/* Every descriptor number from here on is taken or above
+		 * the limit: the flow makes do without pipes of its own. */
+		for (top = src, i = 0; i < n; i++)
+			if (sk[i].fd > top)
+				top = sk[i].fd;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			exit(1);
+		low = rl;
+		low.rlim_cur = top + 1;
+		nplug = 0;
+		for (i = 3; i <= top && nplug < (int)(sizeof(plug) /
+		    sizeof(plug[0])); i++)
+			if (fcntl(i, F_GETFD) == -1 && dup2(src, i) == i)
+				plug[nplug++] = i;
+		if (setrlimit(RLIMIT_NOFILE, &low) == -1)
+			exit(1);
+	}
 	r = zc_loop_run(loop, 30000);
+	if (tight) {
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			exit(1);
+		while (nplug > 0)
+			close(plug[--nplug]);
+	}
 	if (r != 0)
 		FAIL("zc_loop_run: %s", strerror(-r));
 	if (done_calls != 1 || done_err != 0)
@@ -107,6 +139,11 @@ run(int srck, uint64_t size, const int *kinds, int n, unsigned flags)
 			FAIL("sink %d (%s): err %d, %llu bytes", i,
 			    knames[sk[i].kind], r,
 			    (unsigned long long)st.bytes);
+		if (tight && st.by_method[ZC_METHOD_READ_WRITE] != size)
+			FAIL("sink %d (%s): %llu bytes by read/write without "
+			    "pipes", i, knames[sk[i].kind],
+			    (unsigned long long)st.by_method[
+			    ZC_METHOD_READ_WRITE]);
 		if (sk[i].kind == K_APPEND && size > 0 &&
 		    !(flags & ZC_FLOW_NO_SPLICE) &&
 		    st.by_method[ZC_METHOD_READ_WRITE] == 0)
@@ -158,10 +195,19 @@ main(int argc, char **argv)
 		K_PIPE, K_FILE, K_APPEND, K_SOCKPAIR, K_TCP, K_PIPE, K_FILE,
 		K_SOCKPAIR, K_TCP, K_APPEND, K_PIPE, K_PIPE, K_FILE,
 	};
+	int many[MAX_SINKS];
 	int s, z, k, i, quick = argc > 1 && strcmp(argv[1], "quick") == 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	make_tmpdir();
+	/* Many files, a few pipes and sockets, some O_APPEND. */
+	for (i = 0; i < MAX_SINKS; i++)
+		many[i] = i % 8 == 3 ? K_PIPE : i % 8 == 5 ? K_SOCKPAIR :
+		    i % 16 == 7 ? K_APPEND : K_FILE;
+	for (s = 0; s < SRC_NKINDS; s++)
+		for (tight = 0; tight < 2; tight++)
+			run(s, sizes[2], many, MAX_SINKS, 0);
+	tight = 0;
 	for (s = 0; s < SRC_NKINDS; s++) {
 		for (z = quick; z < 3; z++) {
 			for (k = 0; k < K_NKINDS; k++)
