@@ -85,7 +85,7 @@ static int nwatches, watches_size;
 static int ticking;
 static int stdio_fl[2] = { -1, -1 };	/* flags to restore on 0 and 1 */
 
-static int dflag, kflag, uflag, vflag, nosplice, splicetcp;
+static int dflag, kflag, uflag, vflag, nosplice, splicetcp, copyout;
 static int qsecs = -1, wsecs;
 static int maxconns;
 static unsigned oflags;		/* ZC_OPEN_IPV4, ZC_OPEN_IPV6 */
@@ -123,6 +123,7 @@ static void start_tick(void);
 static void end_stdio(struct end *);
 
 static const struct option longopts[] = {
+	{ "copy-out", no_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "no-splice", no_argument, NULL, 'S' },
 	{ "one-way", no_argument, NULL, 'u' },
@@ -135,11 +136,11 @@ static const struct option longopts[] = {
 
 static const char synopsis[] =
     "usage: %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
-    " [--no-splice | --splice-tcp] host port\n"
+    " [--no-splice | --splice-tcp | --copy-out] host port\n"
     "       %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
-    " [--no-splice | --splice-tcp] -l [host] port\n"
+    " [--no-splice | --splice-tcp | --copy-out] -l [host] port\n"
     "       %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
-    " [--no-splice | --splice-tcp] [-l] spec [spec_b]\n";
+    " [--no-splice | --splice-tcp | --copy-out] [-l] spec [spec_b]\n";
 
 static void
 usage(void)
@@ -177,8 +178,9 @@ help(void)
 "  -v              connection lines and a byte summary on standard error\n"
 "  -w secs         connect timeout, and quit a connection idle this long\n"
 "      --no-splice read/write only\n"
-"      --splice-tcp splice into TCP sockets too (slower on Linux 6.5 and\n"
-"                  later; by default they are written with write(2))\n"
+"      --splice-tcp splice into sockets (by default the fastest of this,\n"
+"                  --copy-out and read/write is measured as bytes go)\n"
+"      --copy-out  splice in, read out of the pipe and write(2) to sockets\n"
 "  -h, --help      this help\n"
 "      --version   the version\n"
 "\n"
@@ -673,6 +675,8 @@ conn_start(struct conn *c)
 		o.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
 		if (splicetcp)
 			o.flags |= ZC_FLOW_SPLICE_TCP;
+		if (copyout)
+			o.flags |= ZC_FLOW_COPY_OUT;
 		/* What a client that leaves did not get of standard input
 		 * goes to the next one first. */
 		if (src->stdio && kflag)
@@ -1353,6 +1357,9 @@ main(int argc, char *argv[])
 				errx(1, "-q: seconds %s: %s", errstr,
 				    esc(optarg));
 			break;
+		case 'C':
+			copyout = 1;
+			break;
 		case 'S':
 			nosplice = 1;
 			break;
@@ -1382,8 +1389,9 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (nosplice && splicetcp)
-		errx(1, "--no-splice and --splice-tcp cannot go together");
+	if (nosplice + splicetcp + copyout > 1)
+		errx(1, "--no-splice, --splice-tcp and --copy-out cannot go "
+		    "together");
 	argc -= optind;
 	argv += optind;
 

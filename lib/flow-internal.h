@@ -10,8 +10,8 @@
  *   M_HUB       one sink, neither a pipe: source -> owned pipe H -> sink
  *   M_ROUND     several sinks: rounds over S (the source pipe, or H);
  *               some sinks by tee(2), others from one shared buffer
- *   M_RW        read/write through one buffer (ZC_FLOW_NO_SPLICE, or a
- *               socket pair moving small chunks)
+ *   M_RW        read/write through one buffer (ZC_FLOW_NO_SPLICE, or
+ *               chosen by the measured policy for a socket sink)
  *   M_REST      first of all, write the rest an earlier flow on the same
  *               source left (rest.c), then go on in the mode chosen
  */
@@ -30,10 +30,8 @@
 #define POOL_MAX	64		/* spare pipes kept by a loop */
 #define CHUNK_MAX	((size_t)1 << 30)
 
-/* Adaptive switch for socket -> socket flows (see zc_loop_new(3)). */
-#define ADAPT_WINDOW	64		/* fills or reads per decision */
-#define ADAPT_LOW	(8 * 1024)	/* splice average below: read/write */
-#define ADAPT_HIGH	(32 * 1024)	/* read average above: splice again */
+#define IDLE_MS		50		/* a longer wait on the source is idle */
+#define PATH_KINDS	5		/* tcp, unix, pipe, file, other */
 
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 
@@ -144,10 +142,8 @@ struct zc_flow {
 	char *buf;		/* M_RW, M_ROUND buffered sinks */
 	size_t bsize, blen;
 	int64_t last_move;
-	int adaptive;
-	unsigned nsample;
-	uint64_t sampled;
-	int adapt_to;		/* mode to switch to when empty, or 0 */
+	struct zc__policy pol;	/* one socket sink: the measured choice */
+	int64_t pol_wait;	/* ms the flow began to wait idle, or 0 */
 	char *rest;		/* M_REST: bytes of an earlier flow */
 	size_t rlen;
 	enum mode after;	/* M_REST: the mode to go on in */
@@ -186,6 +182,8 @@ struct zc_loop {
 	size_t poolbytes;
 	size_t bigbytes;	/* BUF_BIG buffers handed out */
 	LIST_HEAD(, rest) rests;	/* kept for the next flows */
+	/* What the measured policy learned, by source and sink kind. */
+	struct zc__hints hints[PATH_KINDS][PATH_KINDS];
 	char *sparebuf;		/* one BUF_BIG buffer kept for reuse */
 	/* The pipe budget (pool.c): bytes of owned pipes, lent and spare. */
 	size_t pbudget;		/* from the sysctl; SIZE_MAX: no limit;
@@ -246,7 +244,9 @@ int	step_rest(struct zc_flow *);
 void	rest_free_all(struct zc_loop *);
 
 /* policy.c */
-uint64_t adapt_average(struct zc_flow *, size_t);
 int	flow_setup(struct zc_flow *);
+int	policy_apply(struct zc_flow *);
+void	policy_wait(struct zc_flow *);
+void	policy_woke(struct zc_flow *);
 
 #endif

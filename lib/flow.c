@@ -49,6 +49,8 @@ account(struct zc_flow *f, struct zc_stats *st, int method, size_t n)
 {
 	st->bytes += n;
 	st->by_method[method] += n;
+	if (f->pol.cand && !f->nopipe && st != &f->src.st)
+		zc__policy_moved(&f->pol, n);
 	f->last_move = f->loop->now;
 	f->loop->active = f->loop->now;
 }
@@ -311,7 +313,7 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 {
 	size_t len;
 	ssize_t n;
-	int prog = 0;
+	int prog = 0, r;
 
 	if (s->e.rw) {
 		if (s->e.blen) {
@@ -326,6 +328,8 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 			if (s->e.boff < s->e.blen)
 				return 1;
 			s->e.boff = s->e.blen = 0;
+			if ((r = policy_apply(f)) != 0)
+				return r;
 			prog = 1;
 		}
 		if (owed == 0)
@@ -384,6 +388,7 @@ sink_take(struct zc_flow *f, struct sink *s, int rfd, uint64_t owed,
 	case ENOSYS:
 	case EOPNOTSUPP:
 		s->e.rw = 1;
+		f->pol.cand = 0;
 		return 1;
 	}
 	return sink_fail(f, s, -errno);
@@ -396,7 +401,7 @@ src_fill(struct zc_flow *f)
 	struct zc_pipe *h = &f->h;
 	struct ep *e = &f->src;
 	size_t room = h->size > h->len ? h->size - h->len : 0;
-	uint64_t avg, allow;
+	uint64_t allow;
 	ssize_t n;
 
 	if (e->rw) {
@@ -436,16 +441,14 @@ src_fill(struct zc_flow *f)
 	if (src_end(f) || room == 0 || (allow = src_room(f)) == 0 ||
 	    !ep_ready(e, POLLIN))
 		return 0;
+	if (f->pol.pending && f->pol.want == ZC__PM_RW)
+		return 0;	/* let the sink empty H first */
 	n = splice(e->fd, NULL, h->wfd, NULL, MIN(room, allow),
 	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		h->len += n;
 		f->taken += n;
 		account(f, &e->st, ZC_METHOD_SPLICE_PIPE, n);
-		/* Small pieces the rate asked for stay spliced. */
-		avg = f->rated ? 0 : adapt_average(f, n);
-		if (avg > 0 && avg < ADAPT_LOW)
-			f->adapt_to = M_RW;
 		return 1;
 	}
 	if (n == 0) {
@@ -465,6 +468,7 @@ src_fill(struct zc_flow *f)
 	case ENOSYS:
 	case EOPNOTSUPP:
 		e->rw = 1;
+		f->pol.cand = 0;
 		return 1;
 	}
 	return src_fail(f, -errno);
@@ -526,11 +530,12 @@ step_sinkpipe(struct zc_flow *f)
 	return src_fail(f, -errno);
 }
 
-/* Turns a one-sink flow whose pipes and buffers are empty to M_RW
- * (nopipe: for want of a pipe, until the budget has room); returns 1,
- * or -1 when the flow ended. */
+/* Turns a one-sink flow whose pipes and buffers are empty to M_RW for
+ * want of a pipe, until the budget has room (what it moves meanwhile
+ * is not counted by the policy); returns 1, or -1 when the flow
+ * ended. */
 static int
-to_rw(struct zc_flow *f, int nopipe)
+to_rw(struct zc_flow *f)
 {
 	int i;
 
@@ -538,8 +543,7 @@ to_rw(struct zc_flow *f, int nopipe)
 		return flow_fail(f, -ENOMEM);
 	pipe_put(f->loop, &f->h);
 	f->mode = M_RW;
-	f->adapt_to = 0;
-	f->nopipe = nopipe;
+	f->nopipe = 1;
 	f->blen = 0;
 	for (i = 0; i < f->nsinks; i++)
 		f->sinks[i]->off = 0;
@@ -557,7 +561,7 @@ hub_get(struct zc_flow *f)
 		return 0;
 	if (!NO_PIPE(r))
 		return flow_fail(f, r);
-	return to_rw(f, 1);
+	return to_rw(f);
 }
 
 /* A hub flow with nothing in hand whose source would block gives back
@@ -587,8 +591,8 @@ step_hub(struct zc_flow *f)
 	if (f->h.len == 0 && f->src.blen == 0 && s->e.blen == 0) {
 		if (src_end(f))
 			return flow_done(f, 0);
-		if (f->adapt_to == M_RW)
-			return to_rw(f, 0);
+		if ((r = policy_apply(f)) != 0)
+			return r;
 		if (prog == 0)
 			hub_idle(f, s);
 	}
@@ -629,12 +633,15 @@ step_rw(struct zc_flow *f)
 		f->sinks[i]->off = 0;
 	if (src_end(f))
 		return flow_done(f, 0);
-	if (f->adapt_to == M_HUB || (f->nopipe && pipe_room(f->loop))) {
-		/* H is taken when bytes come (step_hub). */
-		f->adapt_to = 0;
+	if ((i = policy_apply(f)) != 0)
+		return i;
+	if (f->nopipe && pipe_room(f->loop)) {
+		/* H is taken when bytes come (step_hub); the method the
+		 * policy is on runs again, from a fresh phase. */
 		f->nopipe = 0;
 		buf_put(f->loop, &f->buf, &f->bsize);
 		f->mode = M_HUB;
+		zc__policy_switched(&f->pol);
 		return 1;
 	}
 	if ((allow = src_room(f)) == 0)
@@ -655,8 +662,6 @@ step_rw(struct zc_flow *f)
 	f->blen = n;
 	f->taken += n;
 	account(f, &f->src.st, ZC_METHOD_READ_WRITE, n);
-	if (!f->rated && adapt_average(f, n) >= ADAPT_HIGH)
-		f->adapt_to = M_HUB;
 	return 1;
 }
 
@@ -684,6 +689,7 @@ flow_wait(struct zc_flow *f)
 	}
 	if (any == 0 && f->wake_at == 0)
 		return flow_fail(f, -EIO);	/* would hang: a bug */
+	policy_wait(f);
 	if (now)
 		flow_ready(f);
 	return 0;
@@ -705,7 +711,10 @@ flow_step(struct zc_flow *f)
 			goto out;
 		rest_begin(f);
 	}
+	policy_woke(f);
 	for (;;) {
+		if (policy_apply(f) < 0)
+			goto out;
 		f->src.w = 0;
 		f->wake_at = 0;
 		for (i = 0; i < f->nsinks; i++)

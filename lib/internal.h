@@ -40,6 +40,88 @@ zc__now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The measured method choice (policy.c), shared by the flows and
+ * zc_transfer. Where splice and copy compete, the candidate methods run
+ * in alternating phases, each measured by what the user pays per byte
+ * (wall time while not idle on the source, and this thread's CPU); of
+ * the methods not clearly slower the one with the least CPU is used for
+ * a longer while, and the others are probed again after it, less often
+ * while it keeps winning.
+ */
+enum zc__pm {
+	ZC__PM_SPLICE,		/* splice in, splice out */
+	ZC__PM_COPY,		/* splice in, read the pipe, write out */
+	ZC__PM_RW,		/* read in, write out */
+	ZC__PM_COUNT
+};
+
+#define ZC__PM_BIT(m)	(1u << (m))
+#define ZC__PM_CLASSES	5	/* chunk size classes: < 4, 16, 64, 256 KiB, more */
+
+/* What earlier flows of one loop learned about one kind of path and
+ * chunk class: the method that won last. */
+struct zc__hint {
+	uint8_t valid;
+	uint8_t best;
+};
+
+/* The hints for one kind of path, one per chunk class, and the class
+ * decided last (a new flow starts from it). */
+struct zc__hints {
+	struct zc__hint cls[ZC__PM_CLASSES];
+	uint8_t last;
+};
+
+struct zc__policy {
+	unsigned cand;		/* ZC__PM_BIT of each candidate; 0: off */
+	int cur;		/* method of the running phase */
+	int want;		/* method asked for (== cur unless pending) */
+	int pending;		/* a switch is asked for and not yet made */
+	int best;		/* last decision's winner; -1: none yet */
+	int probing;		/* the running phase is a probe */
+	int warm;		/* the first phase: not measured */
+	unsigned left;		/* candidates still to probe this round */
+	unsigned mult;		/* exploit phases last this many probes */
+	uint64_t ref;		/* the winner's average move in its round */
+	uint64_t mavg[ZC__PM_COUNT];	/* each method's in its last phase */
+	uint64_t bytes, moves;	/* this phase, after its first move */
+	uint64_t cbytes, cmoves;	/* at the last clock read */
+	int64_t wall0, cpu0;	/* ns at the phase's first move; 0: none */
+	int64_t idle;		/* ns idle on the source in this phase */
+	double wall[ZC__PM_COUNT];	/* each method's wall ns per byte */
+	double cpu[ZC__PM_COUNT];	/* and CPU ns per byte (running
+					   means); 0: not measured */
+	unsigned decisions;	/* rounds decided */
+	struct zc__hints *hints;	/* shared with other flows, or NULL */
+};
+
+/* Starts p with the candidates cand (fewer than two: p is off and
+ * p->cur is the one, or ZC__PM_RW with none), from hints when they
+ * know. */
+void zc__policy_init(struct zc__policy *p, unsigned cand,
+    struct zc__hints *hints);
+
+/* Counts n bytes delivered by p->cur; returns 1 when p asks for
+ * another method (p->want, p->pending), else 0. */
+int zc__policy_moved(struct zc__policy *p, size_t n);
+
+/* The asked-for switch is made: p->want is the method from now on. */
+void zc__policy_switched(struct zc__policy *p);
+
+/* ns were spent idle, waiting for the source with nothing to deliver. */
+void zc__policy_idle(struct zc__policy *p, int64_t ns);
+
+/* The monotonic clock in nanoseconds. */
+static inline int64_t
+zc__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Grows the pipe behind fd to size bytes (0 or above pipe-max-size: to
  * pipe-max-size), never shrinking it. EPERM (the user's pipe pages are
  * at fs.pipe-user-pages-soft) makes it try halves down to the current

@@ -16,6 +16,14 @@
 #define SENDFILE_CHUNK ((size_t)16 << 20)	/* per sendfile(2) */
 #define SPLICE_CHUNK ((size_t)64 << 10)	/* when no pipe size is known */
 #define SMALL_CHUNK ((size_t)8 << 10)	/* below this, read/write is faster */
+#define IDLE_NS (50 * 1000000LL)	/* a longer wait on the source is idle */
+
+/* Ways to move bytes into a socket besides the zc_method ones. */
+enum {
+	M_MEASURED = ZC_METHOD_COUNT,	/* the measured choice (policy.c) */
+	M_COPY_OUT,			/* splice in, read, write */
+	M_PLAN_MAX
+};
 
 /* What a method answers besides -errno. */
 enum {
@@ -33,6 +41,7 @@ struct xfer {
 	struct zc_pipe pipe;	/* owned; rfd -1 when there is none */
 	char *buf;
 	size_t bufsz;
+	struct zc__policy *pol;	/* m_measured's, while it runs */
 	uint64_t limit;
 	bool paced;		/* ZC_XFER_RATE: reads wait for the bucket */
 	struct zc__rate rate;
@@ -175,10 +184,17 @@ tick_wait(struct xfer *x, int rfd, int wfd, int64_t timeout_us)
 static int
 xwait(struct xfer *x, int rfd, int wfd)
 {
+	int64_t t0 = 0, t;
 	int r;
 
+	/* m_measured holds nothing while it waits for its source alone:
+	 * a long wait there is the peer's, not the method's. */
+	if (x->pol != NULL && wfd < 0)
+		t0 = zc__now_ns();
 	if ((r = tick_wait(x, rfd, wfd, -1)) < 0)
 		return fail(x, rfd < 0 ? ZC_SIDE_DST : ZC_SIDE_SRC, -r);
+	if (t0 != 0 && (t = zc__now_ns() - t0) >= IDLE_NS)
+		zc__policy_idle(x->pol, t);
 	return 0;
 }
 
@@ -382,6 +398,29 @@ get_buf(struct xfer *x)
 	return 0;
 }
 
+/* Opens the owned pipe unless it is open; returns 0, NEXT when there is
+ * none worth splicing through (read/write then), or -errno. */
+static int
+own_pipe(struct xfer *x)
+{
+	ssize_t sz;
+
+	if (x->pipe.rfd >= 0)
+		return 0;
+	if (zc_pipe_open(&x->pipe, 0) < 0)
+		return NEXT;	/* EMFILE and such: read/write */
+	if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
+		return fail(x, ZC_SIDE_NONE, (int)-sz);
+	/* 2 pages when more was asked: the user is at the kernel's limit
+	 * on pipe pages, and such a pipe is slower than read/write. */
+	if ((size_t)sz <= 2 * (size_t)sysconf(_SC_PAGESIZE) &&
+	    (x->o->pipe_size == 0 || x->o->pipe_size > (size_t)sz)) {
+		zc_pipe_close(&x->pipe);
+		return NEXT;
+	}
+	return 0;
+}
+
 /*
  * Neither side a pipe: fill the owned pipe, empty it, again. While the
  * source comes in small pieces, two splices cost more than a read and a
@@ -393,24 +432,12 @@ m_splice_pipe(struct xfer *x)
 {
 	uint64_t moved = 0;
 	size_t small;
-	ssize_t n, sz;
+	ssize_t n;
 	int r;
 	bool rw = false;
 
-	if (x->pipe.rfd < 0) {
-		if (zc_pipe_open(&x->pipe, 0) < 0)
-			return NEXT;	/* EMFILE and such: read/write */
-		if ((sz = zc_pipe_resize(&x->pipe, x->o->pipe_size)) < 0)
-			return fail(x, ZC_SIDE_NONE, (int)-sz);
-		/* 2 pages when more was asked: the user is at the kernel's
-		 * limit on pipe pages, and such a pipe is slower than
-		 * read/write. */
-		if ((size_t)sz <= 2 * (size_t)sysconf(_SC_PAGESIZE) &&
-		    (x->o->pipe_size == 0 || x->o->pipe_size > (size_t)sz)) {
-			zc_pipe_close(&x->pipe);
-			return NEXT;
-		}
-	}
+	if ((r = own_pipe(x)) != 0)
+		return r;
 	small = x->pipe.size / 2 < SMALL_CHUNK ? x->pipe.size / 2 : SMALL_CHUNK;
 	while (x->left > 0) {
 		pace(x);
@@ -453,6 +480,123 @@ m_splice_pipe(struct xfer *x)
 	return DONE;
 }
 
+/* Reads everything the owned pipe holds and writes it to dst; returns
+ * 0 or -errno. */
+static int
+copy_pipe(struct xfer *x)
+{
+	ssize_t n;
+	int r;
+
+	if ((r = get_buf(x)) < 0)
+		return r;
+	while (x->pipe.len > 0) {
+		n = read_some(x, x->pipe.rfd,
+		    x->pipe.len < x->bufsz ? x->pipe.len : x->bufsz);
+		if (n <= 0)
+			return n < 0 ? (int)n : fail(x, ZC_SIDE_SRC, EIO);
+		x->pipe.len -= (size_t)n;
+		if ((r = write_all(x, x->buf, (size_t)n)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Moves one chunk by method m from src into dst, delivered whole, and
+ * sets *got to its size (0 at the end); x->left counts it as soon as it
+ * is taken from src. Returns 0, NEXT when m does not work here (what is
+ * in the owned pipe stays there), or -errno. */
+static int
+measured_chunk(struct xfer *x, int m, bool spipe, size_t *got)
+{
+	ssize_t n;
+	int r;
+
+	*got = 0;
+	if (m == ZC__PM_RW || (spipe && m == ZC__PM_COPY)) {
+		if ((r = get_buf(x)) < 0)
+			return r;
+		if ((n = read_some(x, x->src, want(x, x->bufsz))) <= 0)
+			return (int)n;
+		x->left -= (size_t)n;
+		*got = (size_t)n;
+		return write_all(x, x->buf, (size_t)n);
+	}
+	for (;;) {
+		if (spipe)
+			n = splice(x->src, NULL, x->dst, NULL,
+			    want(x, x->chunk), 0);
+		else
+			n = splice(x->src, NULL, x->pipe.wfd, NULL,
+			    want(x, x->pipe.size), 0);
+		if (n >= 0)
+			break;
+		if (errno == EAGAIN) {
+			/* Spliced straight, either side may be the cause;
+			 * else the owned pipe is empty. */
+			if ((r = xwait(x, x->src, spipe ? x->dst : -1)) < 0)
+				return r;
+		} else if (zc__unsupported(errno)) {
+			return NEXT;
+		} else if (errno != EINTR) {
+			return spipe ? both_failed(x, errno) :
+			    fail(x, ZC_SIDE_SRC, errno);
+		}
+	}
+	if (n == 0)
+		return 0;
+	x->left -= (size_t)n;
+	*got = (size_t)n;
+	if (spipe) {
+		deliver(x, ZC_METHOD_SPLICE, (size_t)n);
+		return 0;
+	}
+	x->pipe.len = (size_t)n;
+	if (m == ZC__PM_COPY)
+		return copy_pipe(x);
+	return empty_pipe(x);	/* DONE is 0 */
+}
+
+/*
+ * Into a socket from anything but a file: the measured choice (see
+ * policy.c) between splicing (straight from a source pipe, else through
+ * the owned pipe), copying out of the owned pipe with read and write,
+ * and read/write, one chunk at a time; with one candidate (forced),
+ * that one. Every chunk is delivered before the next is read, so the
+ * method can change between any two. DONE, NEXT or -errno.
+ */
+static int
+m_measured(struct xfer *x, unsigned cand)
+{
+	struct zc__policy pol;
+	uint64_t moved = 0;
+	size_t n;
+	bool spipe = x->si.kind == ZC_KIND_PIPE;
+	int r = DONE;
+
+	if (spipe)
+		cand &= ~ZC__PM_BIT(ZC__PM_COPY);	/* that is read/write */
+	if (!spipe && (r = own_pipe(x)) != 0)
+		return r;
+	zc__policy_init(&pol, cand, NULL);
+	x->pol = &pol;
+	while (x->left > 0) {
+		pace(x);	/* forced copy out only: see make_plan */
+		if ((r = tick_ready(x, true, false)) < 0 ||
+		    (r = measured_chunk(x, pol.cur, spipe, &n)) != 0)
+			break;
+		if (n == 0) {
+			r = zero(x, moved);
+			break;
+		}
+		moved += n;
+		if (zc__policy_moved(&pol, n))
+			zc__policy_switched(&pol);
+	}
+	x->pol = NULL;
+	return r;
+}
+
 static int
 m_read_write(struct xfer *x)
 {
@@ -483,25 +627,34 @@ m_read_write(struct xfer *x)
 }
 
 /* Fills plan with the methods to try for the pair, best first;
- * returns how many. Into a TCP socket, only a file is spliced (by
- * sendfile) unless ZC_XFER_SPLICE_TCP: since Linux 6.5 splicing a
- * pipe's pages into TCP is slower than read/write (1.2 against 1.6
- * GiB/s from a pipe on loopback), while sendfile from the page cache
- * is faster (2.2 against 1.3). */
+ * returns how many. Into a socket from a file, sendfile (faster into
+ * TCP than splicing or copying: 2.2 against 1.3 GiB/s from the page
+ * cache on loopback); from anything else, the measured choice unless
+ * ZC_XFER_SPLICE_TCP or ZC_XFER_COPY_OUT forces one method, or a rate
+ * paces the reads (its waits would be measured as the method's): then
+ * splice. */
 static int
-make_plan(const struct xfer *x, enum zc_method *plan)
+make_plan(const struct xfer *x, int *plan)
 {
 	bool sfile = x->si.kind == ZC_KIND_FILE || x->si.blk;
 	bool spipe = x->si.kind == ZC_KIND_PIPE;
 	bool dpipe = x->di.kind == ZC_KIND_PIPE;
 	int n = 0;
 
-	if (!(x->o->flags & ZC_XFER_NO_SPLICE) && !x->di.append) {
+	bool dsock = x->di.kind == ZC_KIND_SOCKET;
+	unsigned fl = x->o->flags;
+
+	if (!(fl & ZC_XFER_NO_SPLICE) && !x->di.append) {
 		if (sfile && x->di.kind == ZC_KIND_FILE)
 			plan[n++] = ZC_METHOD_COPY_FILE_RANGE;
 		if (sfile)
 			plan[n++] = ZC_METHOD_SENDFILE;
-		if (sfile || !x->di.tcp || (x->o->flags & ZC_XFER_SPLICE_TCP))
+		if (dsock && !sfile && (fl & ZC_XFER_COPY_OUT))
+			plan[n++] = M_COPY_OUT;
+		else if (dsock && !sfile && !x->paced &&
+		    !(fl & ZC_XFER_SPLICE_TCP))
+			plan[n++] = M_MEASURED;
+		else
 			plan[n++] = spipe || dpipe ? ZC_METHOD_SPLICE :
 			    ZC_METHOD_SPLICE_PIPE;
 	}
@@ -534,7 +687,7 @@ zc_transfer(int dst, int src, uint64_t limit,
 	static const struct zc_transfer_opts defaults;
 	struct zc_stats own_stats;
 	struct xfer x;
-	enum zc_method plan[ZC_METHOD_COUNT];
+	int plan[M_PLAN_MAX];
 	int i, n, r;
 
 	memset(&x, 0, sizeof(x));
@@ -574,6 +727,13 @@ zc_transfer(int dst, int src, uint64_t limit,
 			break;
 		case ZC_METHOD_SPLICE_PIPE:
 			r = m_splice_pipe(&x);
+			break;
+		case M_MEASURED:
+			r = m_measured(&x, ZC__PM_BIT(ZC__PM_SPLICE) |
+			    ZC__PM_BIT(ZC__PM_COPY) | ZC__PM_BIT(ZC__PM_RW));
+			break;
+		case M_COPY_OUT:
+			r = m_measured(&x, ZC__PM_BIT(ZC__PM_COPY));
 			break;
 		default:
 			r = m_read_write(&x);

@@ -154,8 +154,10 @@ struct zc_stats {
 
 #define ZC_XFER_NO_SPLICE 0x1u	/* read/write only */
 #define ZC_XFER_NO_GROW 0x2u	/* leave the caller's pipes' sizes alone */
-#define ZC_XFER_SPLICE_TCP 0x4u	/* splice from a pipe or socket into TCP too
-				   (default: read/write, faster) */
+#define ZC_XFER_SPLICE_TCP 0x4u	/* into sockets from a pipe or socket: splice
+				   (default: measured, see zc_transfer(3)) */
+#define ZC_XFER_COPY_OUT 0x8u	/* into sockets from a pipe or socket: splice
+				   in, read the pipe, write (default: measured) */
 #define ZC_XFER_RATE 0x100u	/* the rate field is set (since 0.2) */
 #define ZC_XFER_TICK 0x200u	/* the tick_ms field is set (since 0.2) */
 
@@ -370,12 +372,14 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 
 #define ZC_FLOW_NO_SPLICE 0x1u	/* read/write only */
 #define ZC_FLOW_CLOSE 0x2u	/* close the source and sinks when freed */
-#define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into TCP sinks too (default:
-				   read the pipe and write(2), faster) */
+#define ZC_FLOW_SPLICE_TCP 0x4u	/* splice into socket sinks (default:
+				   measured, see zc_loop_new(3)) */
 #define ZC_FLOW_KEEP_REST 0x8u	/* one sink only: see below */
 #define ZC_FLOW_NO_GROW 0x10u	/* leave the sizes of the source and sink
 				   pipes alone (default: grown within the
 				   loop's pipe budget when the flow starts) */
+#define ZC_FLOW_COPY_OUT 0x20u	/* socket sinks: splice in, read the pipe,
+				   write(2) out (default: measured) */
 #define ZC_FLOW_RATE 0x100u	/* the rate field is set (since 0.2) */
 
 struct zc_flow_opts {

@@ -233,8 +233,8 @@ expected_method(enum kind s, enum kind d)
 		return ZC_METHOD_COPY_FILE_RANGE;
 	if (s == K_FILE)
 		return ZC_METHOD_SENDFILE;
-	if (d == K_TCP)
-		return ZC_METHOD_READ_WRITE;	/* faster than splice */
+	if (d == K_TCP || d == K_UNIX)
+		return ZC_METHOD_COUNT;		/* measured */
 	if (s == K_PIPE || d == K_PIPE)
 		return ZC_METHOD_SPLICE;
 	return ZC_METHOD_SPLICE_PIPE;
@@ -312,8 +312,14 @@ run_case(enum kind s, enum kind d, uint64_t size, bool nonblock)
 	TCHECK(st.bytes == size);
 	TCHECK(stats_sum(&st) == size);
 	TCHECK(st.err_side == ZC_SIDE_NONE);
+	/* Into a socket: spliced (straight from a pipe, else through the
+	 * owned pipe) or written, as measured. */
+	if (m == ZC_METHOD_COUNT)
+		TCHECK(st.by_method[s == K_PIPE ? ZC_METHOD_SPLICE :
+		    ZC_METHOD_SPLICE_PIPE] + st.by_method[ZC_METHOD_READ_WRITE] ==
+		    size);
 	/* Through the owned pipe, small pieces may go by read/write. */
-	if (m == ZC_METHOD_SPLICE_PIPE)
+	else if (m == ZC_METHOD_SPLICE_PIPE)
 		TCHECK(size == 0 || (st.by_method[m] > 0 &&
 		    st.by_method[m] + st.by_method[ZC_METHOD_READ_WRITE] ==
 		    size));
@@ -477,6 +483,13 @@ test_options(void)
 	    13);
 	opt_case("pipe into TCP spliced when asked", ZC_XFER_SPLICE_TCP, 0, 0,
 	    K_PIPE, K_TCP, ZC_METHOD_SPLICE, 15);
+	opt_case("unix socket into TCP copied out when asked",
+	    ZC_XFER_COPY_OUT, 4096, 0, K_UNIX, K_TCP, ZC_METHOD_READ_WRITE,
+	    16);
+	opt_case("pipe into a unix socket spliced when asked",
+	    ZC_XFER_SPLICE_TCP, 0, 0, K_PIPE, K_UNIX, ZC_METHOD_SPLICE, 17);
+	opt_case("pipe into a unix socket by read/write with copy-out",
+	    ZC_XFER_COPY_OUT, 0, 0, K_PIPE, K_UNIX, ZC_METHOD_READ_WRITE, 18);
 
 	memset(&o, 0, sizeof(o));
 	CASE("%s", "pipes grown, or not");

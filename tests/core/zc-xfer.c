@@ -1,7 +1,8 @@
 /*
- * zc-xfer [-DgNnS] [-b bufsize] [-l limit] [-p pipesize]: zc_transfer
+ * zc-xfer [-cDgNnSs] [-b bufsize] [-l limit] [-p pipesize]: zc_transfer
  * from standard input to standard output; prints the result and the
  * stats on standard error as "result N bytes N METHOD=N ... side S".
+ * -c and -s force ZC_XFER_COPY_OUT and ZC_XFER_SPLICE_TCP.
  * -S and -D put a unix socket between the real standard input (output)
  * and the transfer, relayed by a child with read/write; -N makes both
  * ends non-blocking.
@@ -77,8 +78,11 @@ main(int argc, char **argv)
 	int c, m, nonblock = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((c = getopt(argc, argv, "Db:gl:Nnp:S")) != -1) {
+	while ((c = getopt(argc, argv, "b:cDgl:Nnp:Ss")) != -1) {
 		switch (c) {
+		case 'c':
+			o.flags |= ZC_XFER_COPY_OUT;
+			break;
 		case 'D':
 			out = relay(1);
 			break;
@@ -103,8 +107,11 @@ main(int argc, char **argv)
 		case 'S':
 			in = relay(0);
 			break;
+		case 's':
+			o.flags |= ZC_XFER_SPLICE_TCP;
+			break;
 		default:
-			fprintf(stderr, "usage: zc-xfer [-DgNnS] [-b bufsize] "
+			fprintf(stderr, "usage: zc-xfer [-cDgNnSs] [-b bufsize] "
 			    "[-l limit] [-p pipesize]\n");
 			return 2;
 		}

@@ -17,7 +17,7 @@ stay_server() {
 @test "--help and --version print to stdout and exit 0" {
 	run "$ZCAT_NET" --help
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "usage: zcat-net [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp] host port" ]
+	[ "${lines[0]}" = "usage: zcat-net [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp | --copy-out] host port" ]
 	[[ "$output" == *"-l [host] port"* ]]
 	[[ "$output" == *"--one-way"* ]]
 	run "$ZCAT_NET" --version
@@ -44,7 +44,10 @@ stay_server() {
 	[ "$output" = "zcat-net: -m needs -k" ]
 	run "$ZCAT_NET" --no-splice --splice-tcp 127.0.0.1 1
 	[ "$status" -eq 1 ]
-	[ "$output" = "zcat-net: --no-splice and --splice-tcp cannot go together" ]
+	[ "$output" = "zcat-net: --no-splice, --splice-tcp and --copy-out cannot go together" ]
+	run "$ZCAT_NET" --copy-out --splice-tcp 127.0.0.1 1
+	[ "$status" -eq 1 ]
+	[ "$output" = "zcat-net: --no-splice, --splice-tcp and --copy-out cannot go together" ]
 }
 
 @test "a malformed spec: one line naming it" {

@@ -19,17 +19,21 @@ exchange() {
 	# Without -k the relay ends with its one connection, status 0.
 	reap rl
 	[ "$(rc_of rl)" -eq 0 ]
-	grep -q "1048577 bytes to spec '127.0.0.1:$EPORT' ($methods), 1048577 bytes back ($methods)" "$T/rl.err"
+	grep -Eq "1048577 bytes to spec '127\.0\.0\.1:$EPORT' \($methods\), 1048577 bytes back \($methods\)" "$T/rl.err"
 }
 
 @test "half-close: a request, then the whole response, through a relay" {
-	# Socket to socket: spliced into the relay's own pipes, both ways;
-	# written to TCP from a buffer (faster than splicing into TCP).
-	exchange "splice-pipe in, read-write out"
+	# Socket to socket by the measured choice: its methods are among
+	# splicing in and out, copying out and read/write.
+	exchange "((splice-pipe|read-write)(\\+|, )?)+( in, ((splice-pipe|read-write)\\+?)+ out)?"
 }
 
 @test "--splice-tcp: spliced in and out, the same bytes" {
 	exchange splice-pipe --splice-tcp
+}
+
+@test "--copy-out: spliced in, written out from a buffer" {
+	exchange "splice-pipe in, read-write out" --copy-out
 }
 
 @test "--no-splice: the same bytes by read/write" {
@@ -57,8 +61,7 @@ exchange() {
 	cmp "$T/req" "$T/resp"
 	timeout 20 "$ZCAT_NET" -U "$T/s" < "$T/req" > "$T/resp2"
 	cmp "$T/req" "$T/resp2"
-	# Into TCP from a buffer; into the unix socket by splice.
-	[ "$(grep -c "2000000 bytes to .* (splice-pipe in, read-write out), 2000000 bytes back (splice-pipe)" "$T/rl.err")" -eq 2 ]
+	[ "$(grep -c "2000000 bytes to .*, 2000000 bytes back" "$T/rl.err")" -eq 2 ]
 	# The socket file goes away with the relay.
 	kill "$(cat "$T/rl.pid")"
 	reap rl
