@@ -97,6 +97,7 @@ static unsigned oflags;		/* ZC_OPEN_IPV4, IPV6, NUMERIC, APPEND */
 enum { BOTH_WAYS, SEND_ONLY, RECV_ONLY, A_TO_B };
 static int oneway;
 static int dir_off[2];		/* d[i] does not run */
+static int devnull = -1;	/* where a socket's bytes of an off d[i] go */
 
 /* -s and -p: where connections are made from. */
 static struct zc_spec srcaddr;
@@ -563,6 +564,10 @@ summary(struct conn *c)
 	for (i = 0; i < 2; i++) {
 		dir_stats(&c->d[i], &st[i]);
 		methods_text(&c->d[i].in, &st[i], m[i], sizeof(m[i]));
+		if (dir_off[i]) {	/* dropped bytes were not received */
+			memset(&st[i], 0, sizeof(st[i]));
+			m[i][0] = '\0';
+		}
 	}
 	if (c->e[0].stdio || c->e[1].stdio) {
 		net = c->e[0].stdio ? 1 : 0;
@@ -638,6 +643,16 @@ on_done(struct zc_flow *f, int err, void *arg)
 	struct end *src = &c->e[d->i], *dst = &c->e[1 - d->i];
 	int keep = kflag && (src->stdio || dst->stdio);
 	int r;
+
+	if (dir_off[d->i]) {
+		/* Bytes read only so that closing does not reset. */
+		zc_flow_free(f);
+		d->flow = NULL;
+		d->running = 0;
+		if (conn_idle(c))
+			conn_end(c);
+		return;
+	}
 
 	zc_flow_sink_stats(f, 0, &d->st);
 	zc_flow_stats(f, &d->in);
@@ -766,7 +781,10 @@ conn_start(struct conn *c)
 
 		d->c = c;
 		d->i = i;
-		if (dir_off[i])
+		/* A socket's bytes of a direction left out are read and
+		 * dropped: a close with bytes unread would reset the
+		 * connection, and the peer could lose what it was sent. */
+		if (dir_off[i] && !src->sock)
 			continue;
 		if (src->stdio && dflag)
 			continue;
@@ -799,7 +817,8 @@ conn_start(struct conn *c)
 		}
 		d->running = 1;
 		d->lane = dir_lane(c, d, src);
-		if ((r = zc_flow_add_sink(d->flow, dst->wfd)) < 0) {
+		if ((r = zc_flow_add_sink(d->flow, dir_off[i] ? devnull :
+		    dst->wfd)) < 0) {
 			conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
 			return;
 		}
@@ -1784,6 +1803,9 @@ main(int argc, char *argv[])
 		errx(1, "-p and -s need a TCP connection to make");
 	set_directions();
 	check_stdio();
+	if ((dir_off[0] || dir_off[1]) &&
+	    (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		err(1, "/dev/null");
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
