@@ -142,15 +142,15 @@ Connection received on ADDR PORT" ]
 		cmp "$T/zcat-net.rc" "$T/nc.rc"
 		cmp "$T/zcat-net.v" "$T/nc.v"
 	done
-	run "$ZCAT_NET" -z 127.0.0.1 "$open"
+	run timeout 10 "$ZCAT_NET" -z 127.0.0.1 "$open"
 	[ "$status" -eq 0 ]
-	run "$ZCAT_NET" -z 127.0.0.1 "$closed"
+	run timeout 10 "$ZCAT_NET" -z 127.0.0.1 "$closed"
 	[ "$status" -eq 1 ]
-	run "$ZCAT_NET" -zv 127.0.0.1 "$lo-$((open + 1))"
+	run timeout 10 "$ZCAT_NET" -zv 127.0.0.1 "$lo-$((open + 1))"
 	[ "$status" -eq 0 ]
 	[ "${lines[1]}" = "Connection to 127.0.0.1 $open port [tcp/*] succeeded!" ]
 	[ "${lines[0]}" = "zcat-net: connect to 127.0.0.1 port $lo (tcp) failed: Connection refused" ]
-	run "$ZCAT_NET" -z 127.0.0.1 "$open-http2x"
+	run timeout 10 "$ZCAT_NET" -z 127.0.0.1 "$open-http2x"
 	[ "$status" -eq 1 ]
 	[ "$output" = "zcat-net: -z: port number invalid: http2x" ]
 }
@@ -180,10 +180,10 @@ Connection received on ADDR PORT" ]
 
 @test "-u is refused: no UDP, one line, status 1, no file made" {
 	cd "$T"
-	run "$ZCAT_NET" -lu 0
+	run timeout 5 "$ZCAT_NET" -lu 0 </dev/null
 	[ "$status" -eq 1 ]
 	[ "$output" = "zcat-net: -u: UDP is not supported, only TCP and unix stream sockets (one way: --send-only or --recv-only)" ]
-	run sh -c "echo hi | '$ZCAT_NET' -u host"
+	run timeout 5 sh -c "echo hi | '$ZCAT_NET' -u host"
 	[ "$status" -eq 1 ]
 	[ "${#lines[@]}" -eq 1 ]
 	[ -z "$(ls -A)" ]
@@ -265,7 +265,7 @@ Connection received on ADDR PORT" ]
 	[ "$(rc_of z)" -eq 0 ]
 	[ "$(sum_of "$T/z.out")" = "$(sum_of "$T/b")" ]
 	[ ! -s "$T/got" ]
-	run "$ZCAT_NET" --send-only --recv-only 127.0.0.1 1
+	run timeout 5 "$ZCAT_NET" --send-only --recv-only 127.0.0.1 1 </dev/null
 	[ "$status" -eq 1 ]
 	[ "$output" = "zcat-net: --send-only, --recv-only and --one-way cannot go together" ]
 }
