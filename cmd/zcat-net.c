@@ -635,6 +635,24 @@ conn_idle(struct conn *c)
 	return !c->d[0].running && !c->d[1].running;
 }
 
+/* Whether the TCP peer of socket fd has closed or reset it (a write
+ * error that another cause made, with the peer still there, is an
+ * error; so is one on a unix socket, whose peer may be a listener that
+ * closed with the connection still in its backlog). */
+static int
+peer_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (void *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return 0;
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 static void
 on_done(struct zc_flow *f, int err, void *arg)
 {
@@ -663,7 +681,8 @@ on_done(struct zc_flow *f, int err, void *arg)
 	 * ends that direction, not in an error; so does the reset that
 	 * reading it may then find. */
 	if (err == -EPIPE || err == -ECONNRESET) {
-		if (d->sink_err ? dst->sock : (src->sock && c->peer_gone)) {
+		if (d->sink_err ? dst->sock && peer_closed(dst->wfd) :
+		    (src->sock && c->peer_gone)) {
 			c->peer_gone = 1;
 			if (!d->sink_err)
 				err = 0;
