@@ -272,7 +272,8 @@ int zc_fd_kind(int fd);
 #define ZC_OPEN_IPV4 0x10u	/* TCP: IPv4 only */
 #define ZC_OPEN_IPV6 0x20u	/* TCP: IPv6 only */
 #define ZC_OPEN_NOCREAT 0x40u	/* files: never create */
-#define ZC_OPEN_NUMERIC 0x80u	/* TCP: numeric addresses only, no DNS */
+#define ZC_OPEN_NUMERIC 0x80u	/* TCP: numeric addresses only, no DNS
+				   (since 0.2) */
 
 struct zc_endpoint {
 	int fd;
