@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <err.h>
 #include <errno.h>
@@ -68,6 +70,7 @@ struct conn {
 	int64_t start;
 	int established;
 	int failed;
+	int peer_gone;			/* a write found the peer closed */
 };
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
@@ -85,10 +88,20 @@ static int nwatches, watches_size;
 static int ticking;
 static int stdio_fl[2] = { -1, -1 };	/* flags to restore on 0 and 1 */
 
-static int dflag, kflag, uflag, vflag, nosplice, splicetcp, copyout;
+static int dflag, kflag, nflag, vflag, zflag, nosplice, splicetcp, copyout;
 static int qsecs = -1, wsecs;
 static int maxconns;
-static unsigned oflags;		/* ZC_OPEN_IPV4, ZC_OPEN_IPV6 */
+static unsigned oflags;		/* ZC_OPEN_IPV4, IPV6, NUMERIC, APPEND */
+
+/* --send-only, --recv-only, --one-way: which direction is left out. */
+enum { BOTH_WAYS, SEND_ONLY, RECV_ONLY, A_TO_B };
+static int oneway;
+static int dir_off[2];		/* d[i] does not run */
+static int devnull = -1;	/* where a socket's bytes of an off d[i] go */
+
+/* -s and -p: where connections are made from. */
+static struct zc_spec srcaddr;
+static int have_src;
 static int rval;
 static uint64_t rate;		/* -L: bytes a second per direction; 0: none */
 static int Pflag;
@@ -122,25 +135,32 @@ static void help(void) __attribute__((noreturn));
 static void start_tick(void);
 static void end_stdio(struct end *);
 
+#define OPT_ONE_WAY 0x100
+#define OPT_RECV_ONLY 0x101
+#define OPT_SEND_ONLY 0x102
+
 static const struct option longopts[] = {
 	{ "copy-out", no_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "no-splice", no_argument, NULL, 'S' },
-	{ "one-way", no_argument, NULL, 'u' },
+	{ "one-way", no_argument, NULL, OPT_ONE_WAY },
 	{ "progress", no_argument, NULL, 'P' },
 	{ "rate-limit", required_argument, NULL, 'L' },
+	{ "recv-only", no_argument, NULL, OPT_RECV_ONLY },
+	{ "send-only", no_argument, NULL, OPT_SEND_ONLY },
 	{ "splice-tcp", no_argument, NULL, 'T' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char synopsis[] =
-    "usage: %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
-    " [--no-splice | --splice-tcp | --copy-out] host port\n"
-    "       %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
-    " [--no-splice | --splice-tcp | --copy-out] -l [host] port\n"
-    "       %1$s [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs]"
-    " [--no-splice | --splice-tcp | --copy-out] [-l] spec [spec_b]\n";
+    "usage: %1$s [-46adkNnPUvz] [-L rate] [-m max] [-p port] [-q secs] [-s addr]\n"
+    "       [-w secs] [--send-only | --recv-only] [--no-splice | --splice-tcp\n"
+    "       | --copy-out]"
+    " host port [port ...]\n"
+    "       %1$s -l [options] [host] port\n"
+    "       %1$s -l -p port [options] [host]\n"
+    "       %1$s [-l] [options] spec [spec_b]\n";
 
 static void
 usage(void)
@@ -161,6 +181,7 @@ help(void)
 "\n"
 "  -4              IPv4 only\n"
 "  -6              IPv6 only\n"
+"  -a              append to a file spec instead of truncating it\n"
 "  -d              do not read standard input\n"
 "  -k              keep listening after a connection ends\n"
 "  -L, --rate-limit rate\n"
@@ -169,14 +190,22 @@ help(void)
 "  -l              listen for a connection instead of connecting\n"
 "  -m max          at most max connections at once (with -k)\n"
 "  -N              accepted for nc compatibility (half-close is the default)\n"
+"  -n              numeric addresses only, no DNS\n"
 "  -P, --progress  one progress line on standard error for both directions\n"
 "                  (send and recv, or a->b and b->a in a relay)\n"
+"  -p port         connect from this local port; with -l, the port to listen on\n"
 "  -q secs         quit secs seconds after standard input (or A to B) ends;\n"
-"                  0 quits at once\n"
+"                  0 waits for the peer, as nc does\n"
+"  -s addr         connect from this local address\n"
 "  -U              host is the path of a unix socket\n"
-"  -u, --one-way   relay A to B only\n"
+"  -u              refused: UDP is not supported\n"
 "  -v              connection lines and a byte summary on standard error\n"
-"  -w secs         connect timeout, and quit a connection idle this long\n"
+"  -w secs         connect timeout, and end a connection idle this long\n"
+"  -z              report whether the ports are open (0: one is), move no data\n"
+"      --send-only standard input to the socket only (relay: A to B)\n"
+"      --recv-only the socket to standard output only (relay: B to A)\n"
+"      --one-way   A to B only: --send-only for a client, --recv-only for\n"
+"                  a listener\n"
 "      --no-splice read/write only\n"
 "      --splice-tcp splice into sockets (by default the fastest of this,\n"
 "                  --copy-out and read/write is measured as bytes go)\n"
@@ -185,7 +214,9 @@ help(void)
 "      --version   the version\n"
 "\n"
 "A spec is HOST:PORT, [V6ADDR]:PORT, unix:PATH, listen:[HOST:]PORT,\n"
-"unix-listen:PATH, -, fd:N, file:PATH or PATH (see zerocopy-endpoints(7)).\n");
+"unix-listen:PATH, -, fd:N, file:PATH or PATH (see zerocopy-endpoints(7)).\n"
+"A port may be a TCP service name (http); -z takes ports, LOW-HIGH ranges\n"
+"and lists of them.\n");
 	stdout_exit(0);
 }
 
@@ -256,6 +287,64 @@ peer_text(int fd, int local, char *buf, size_t size)
 		addr_text((void *)&ss, len, buf, size);
 }
 
+/* The TCP service name of port for -v lines, or "*" as nc writes when
+ * there is none (always with -n). */
+static const char *
+service_of(const char *port)
+{
+	struct servent *se;
+
+	if (nflag || (se = getservbyport(htons(atoi(port)), "tcp")) == NULL)
+		return "*";
+	return se->s_name;
+}
+
+/* The numeric address and port of fd's peer (local: its own). */
+static int
+numeric_addr(int fd, int local, char *host, size_t hsize, char *serv,
+    size_t ssize)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int r;
+
+	r = local ? getsockname(fd, (void *)&ss, &len) :
+	    getpeername(fd, (void *)&ss, &len);
+	if (r == -1 || ss.ss_family == AF_UNIX)
+		return -1;
+	/* A v4 client of a dual-stack listener shows as nc shows it. */
+	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+		struct sockaddr_in6 s6 = *(struct sockaddr_in6 *)&ss;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		memset(s4, 0, sizeof(*s4));
+		s4->sin_family = AF_INET;
+		s4->sin_port = s6.sin6_port;
+		memcpy(&s4->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+		len = sizeof(*s4);
+	}
+	return getnameinfo((void *)&ss, len, host, hsize, serv, ssize,
+	    NI_NUMERICHOST | NI_NUMERICSERV) == 0 ? 0 : -1;
+}
+
+/* nc's -v line for a TCP connect: "Connection to HOST PORT port
+ * [tcp/SERVICE] succeeded!", with the address after a host name. */
+static void
+say_connected(const char *name, int fd)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (numeric_addr(fd, 0, host, sizeof(host), serv, sizeof(serv)) != 0)
+		return;
+	if (name[0] == '\0' || strcmp(name, host) == 0)
+		fprintf(stderr, "Connection to %s %s port [tcp/%s] "
+		    "succeeded!\n", host, serv, service_of(serv));
+	else
+		fprintf(stderr, "Connection to %s (%s) %s port [tcp/%s] "
+		    "succeeded!\n", esc(name), host, serv, service_of(serv));
+}
+
 /* Watches fd in the loop and remembers it for poll_watches(). */
 static int
 watch(int fd, unsigned events,
@@ -307,6 +396,23 @@ is_listen(const struct zc_spec *sp)
 {
 	return sp->kind == ZC_SPEC_TCP_LISTEN ||
 	    sp->kind == ZC_SPEC_UNIX_LISTEN;
+}
+
+/* The port number of a TCP service name (http: "80"), or word itself
+ * when it is a number or no service has that name. */
+static const char *
+port_word(const char *word)
+{
+	static char buf[4][8];
+	static int n;
+	struct servent *se;
+
+	if (is_digits(word) || strpbrk(word, ":/[]") != NULL ||
+	    (se = getservbyname(word, "tcp")) == NULL)
+		return word;
+	n = (n + 1) % 4;
+	snprintf(buf[n], sizeof(buf[n]), "%d", ntohs(se->s_port));
+	return buf[n];
 }
 
 /* Whether two operands are HOST PORT rather than two specs: a is a host
@@ -461,6 +567,10 @@ summary(struct conn *c)
 	for (i = 0; i < 2; i++) {
 		dir_stats(&c->d[i], &st[i]);
 		methods_text(&c->d[i].in, &st[i], m[i], sizeof(m[i]));
+		if (dir_off[i]) {	/* dropped bytes were not received */
+			memset(&st[i], 0, sizeof(st[i]));
+			m[i][0] = '\0';
+		}
 	}
 	if (c->e[0].stdio || c->e[1].stdio) {
 		net = c->e[0].stdio ? 1 : 0;
@@ -517,10 +627,7 @@ conn_end(struct conn *c)
 static void
 conn_fail(struct conn *c, const char *label, int err)
 {
-	if (err == -ETIMEDOUT && c->established)
-		warnx("%s: idle for %d s", label, wsecs);
-	else
-		warnx("%s: %s", label, zc_strerror(err));
+	warnx("%s: %s", label, zc_strerror(err));
 	c->failed = 1;
 	conn_end(c);
 }
@@ -529,6 +636,24 @@ static int
 conn_idle(struct conn *c)
 {
 	return !c->d[0].running && !c->d[1].running;
+}
+
+/* Whether the TCP peer of socket fd has closed or reset it (a write
+ * error that another cause made, with the peer still there, is an
+ * error; so is one on a unix socket, whose peer may be a listener that
+ * closed with the connection still in its backlog). */
+static int
+peer_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (void *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return 0;
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 static void
@@ -540,11 +665,37 @@ on_done(struct zc_flow *f, int err, void *arg)
 	int keep = kflag && (src->stdio || dst->stdio);
 	int r;
 
+	if (dir_off[d->i]) {
+		/* Bytes read only so that closing does not reset. */
+		zc_flow_free(f);
+		d->flow = NULL;
+		d->running = 0;
+		if (conn_idle(c))
+			conn_end(c);
+		return;
+	}
+
 	zc_flow_sink_stats(f, 0, &d->st);
 	zc_flow_stats(f, &d->in);
 	zc_flow_free(f);
 	d->flow = NULL;
 	d->running = 0;
+	/* As in nc, a peer that closed while bytes were still going to it
+	 * ends that direction, not in an error; so does the reset that
+	 * reading it may then find. */
+	if (err == -EPIPE || err == -ECONNRESET) {
+		if (d->sink_err ? dst->sock && peer_closed(dst->wfd) :
+		    (src->sock && c->peer_gone)) {
+			c->peer_gone = 1;
+			if (!d->sink_err)
+				err = 0;
+			else {
+				if (conn_idle(c))
+					conn_end(c);
+				return;
+			}
+		}
+	}
 	if (err < 0) {
 		if (d->sink_err)
 			conn_fail(c, dst->stdio ? "stdout" : dst->label, err);
@@ -556,21 +707,13 @@ on_done(struct zc_flow *f, int err, void *arg)
 		conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
 		return;
 	}
+	/* -q 0 waits for the peer, as nc does (the half-close is done). */
 	if (src->stdio) {
 		stdin_eof = 1;
-		if (qsecs == 0) {
-			conn_end(c);
-			return;
-		}
 		if (qsecs > 0)
 			c->quit_at = now_ms() + qsecs * 1000;
-	} else if (nspecs == 2 && d->i == 0 && qsecs >= 0) {
-		if (qsecs == 0) {
-			conn_end(c);
-			return;
-		}
+	} else if (nspecs == 2 && d->i == 0 && qsecs > 0)
 		c->quit_at = now_ms() + qsecs * 1000;
-	}
 	/* With -k, standard input serves the next client once this one
 	 * has sent everything. */
 	if (keep && dst->stdio) {
@@ -660,7 +803,10 @@ conn_start(struct conn *c)
 
 		d->c = c;
 		d->i = i;
-		if (i == 1 && uflag)
+		/* A socket's bytes of a direction left out are read and
+		 * dropped: a close with bytes unread would reset the
+		 * connection, and the peer could lose what it was sent. */
+		if (dir_off[i] && !src->sock)
 			continue;
 		if (src->stdio && dflag)
 			continue;
@@ -695,7 +841,8 @@ conn_start(struct conn *c)
 		}
 		d->running = 1;
 		d->lane = dir_lane(c, d, src);
-		if ((r = zc_flow_add_sink(d->flow, dst->wfd)) < 0) {
+		if ((r = zc_flow_add_sink(d->flow, dir_off[i] ? devnull :
+		    dst->wfd)) < 0) {
 			conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
 			return;
 		}
@@ -731,12 +878,8 @@ on_connect(struct zc_loop *l, int fd, unsigned revents, void *arg)
 	e->rfd = e->wfd = fd;
 	e->owned = 1;
 	e->sock = 1;
-	if (vflag) {
-		char buf[LABEL_MAX];
-
-		peer_text(fd, 0, buf, sizeof(buf));
-		fprintf(stderr, "%s: connected to %s\n", getprogname(), buf);
-	}
+	if (vflag && !target.is_unix)
+		say_connected(spec[target.idx].host, fd);
 	conn_start(c);
 }
 
@@ -771,6 +914,13 @@ try_connect(struct conn *c)
 			continue;
 		}
 		c->cfd = fd;
+		if (have_src && !target.is_unix &&
+		    (c->cerr = zc_bind_source(fd, family, &srcaddr, oflags)) < 0) {
+			close(fd);
+			c->cfd = -1;
+			c->cai = c->cai->ai_next;
+			continue;
+		}
 		if (connect(fd, sa, salen) == 0 || errno == EINPROGRESS) {
 			int r = watch(fd, POLLOUT, on_connect, c);
 
@@ -821,8 +971,8 @@ conn_open_target(struct conn *c)
 		try_connect(c);
 		return;
 	}
-	fl = oflags | ZC_OPEN_NONBLOCK | ZC_OPEN_WRITE | (uflag ? 0 :
-	    ZC_OPEN_READ);
+	fl = oflags | ZC_OPEN_NONBLOCK | (dir_off[0] ? 0 : ZC_OPEN_WRITE) |
+	    (dir_off[1] ? 0 : ZC_OPEN_READ);
 	r = zc_endpoint_open(&ep, &spec[target.idx], fl,
 	    wsecs > 0 ? wsecs * 1000 : -1);
 	if (r < 0) {
@@ -832,10 +982,10 @@ conn_open_target(struct conn *c)
 	e->rfd = e->wfd = ep.fd;
 	e->owned = ep.owned;
 	e->sock = ep.kind == ZC_KIND_SOCKET;
-	if (!uflag && !e->sock && ep.kind != ZC_KIND_TTY &&
-	    ep.kind != ZC_KIND_CHAR) {
-		warnx("%s: a %s cannot be relayed both ways (use -u)",
-		    e->label, zc_kind_name(ep.kind));
+	if (!dir_off[0] && !dir_off[1] && !e->sock &&
+	    ep.kind != ZC_KIND_TTY && ep.kind != ZC_KIND_CHAR) {
+		warnx("%s: a %s cannot be relayed both ways (use --send-only "
+		    "or --recv-only)", e->label, zc_kind_name(ep.kind));
 		c->failed = 1;
 		conn_end(c);
 		return;
@@ -872,6 +1022,23 @@ conn_limit(void)
 }
 
 static void on_accept(struct zc_loop *, int, unsigned, void *);
+
+/* nc's -v line for an accepted connection: "Connection received on
+ * ADDR PORT"; for unix sockets the path the client bound (escaped), or
+ * the listener's when it bound none, as nc writes. */
+static void
+say_received(int fd, const char *peer)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (numeric_addr(fd, 0, host, sizeof(host), serv, sizeof(serv)) == 0)
+		fprintf(stderr, "Connection received on %s %s\n", host, serv);
+	else if (strcmp(peer, "unix socket") != 0)
+		fprintf(stderr, "Connection received on %s\n", peer);
+	else
+		fprintf(stderr, "Connection received on %s\n",
+		    esc(spec[0].path));
+}
 
 static void
 pause_accept(void)
@@ -996,8 +1163,7 @@ on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
 		snprintf(c->e[0].label, sizeof(c->e[0].label),
 		    "spec '%s': %s", esc(spec_text[0]), peer);
 		if (vflag)
-			fprintf(stderr, "%s: connection from %s\n",
-			    getprogname(), peer);
+			say_received(s, peer);
 		if (!kflag)
 			stop_listening();
 		conn_open_target(c);
@@ -1053,12 +1219,12 @@ on_tick(void *arg)
 					st = c->d[i].st;
 				seen += st.bytes;
 			}
+			/* Idle: over, and not an error, as in nc. */
 			if (seen != c->seen) {
 				c->seen = seen;
 				c->active_at = now;
 			} else if (now - c->active_at >= wsecs * 1000)
-				conn_fail(c, c->e[c->e[0].stdio ? 1 : 0].label,
-				    -ETIMEDOUT);
+				conn_end(c);
 		}
 	}
 }
@@ -1145,6 +1311,7 @@ prepare_target(void)
 			hints.ai_family = AF_INET6;
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_protocol = IPPROTO_TCP;
+		hints.ai_flags = AI_NUMERICSERV | (nflag ? AI_NUMERICHOST : 0);
 		r = getaddrinfo(sp->host[0] != '\0' ? sp->host : NULL,
 		    sp->port, &hints, &target.ai);
 		if (r != 0)
@@ -1159,15 +1326,17 @@ prepare_target(void)
 	case ZC_SPEC_PATH:
 		if (stat(sp->path, &sb) == 0 && S_ISSOCK(sb.st_mode))
 			path = sp->path;
-		else if (!uflag && (stat(sp->path, &sb) == -1 ||
-		    !S_ISCHR(sb.st_mode)))
+		else if (!dir_off[0] && !dir_off[1] &&
+		    (stat(sp->path, &sb) == -1 || !S_ISCHR(sb.st_mode)))
 			errx(1, "spec '%s': a file cannot be relayed both "
-			    "ways (use -u)", esc(spec_text[target.idx]));
+			    "ways (use --send-only or --recv-only)",
+			    esc(spec_text[target.idx]));
 		break;
 	case ZC_SPEC_FILE:
-		if (!uflag)
+		if (!dir_off[0] && !dir_off[1])
 			errx(1, "spec '%s': a file cannot be relayed both "
-			    "ways (use -u)", esc(spec_text[target.idx]));
+			    "ways (use --send-only or --recv-only)",
+			    esc(spec_text[target.idx]));
 		break;
 	case ZC_SPEC_TCP_LISTEN:
 	case ZC_SPEC_UNIX_LISTEN:
@@ -1215,18 +1384,23 @@ open_near(struct conn *c)
 		return;
 	}
 	snprintf(e->label, sizeof(e->label), "spec '%s'", esc(spec_text[0]));
-	fl = oflags | ZC_OPEN_NONBLOCK | ZC_OPEN_READ | (uflag ? 0 :
-	    ZC_OPEN_WRITE);
-	r = zc_endpoint_open(&ep, &spec[0], fl, wsecs > 0 ? wsecs * 1000 : -1);
+	fl = oflags | ZC_OPEN_NONBLOCK | (dir_off[0] ? 0 : ZC_OPEN_READ) |
+	    (dir_off[1] ? 0 : ZC_OPEN_WRITE);
+	r = zc_endpoint_open_from(&ep, &spec[0], have_src &&
+	    spec[0].kind == ZC_SPEC_TCP ? &srcaddr : NULL, fl,
+	    wsecs > 0 ? wsecs * 1000 : -1);
 	if (r < 0)
 		errx(1, "%s: %s", e->label, zc_strerror(r));
 	e->rfd = e->wfd = ep.fd;
 	e->owned = ep.owned;
 	e->sock = ep.kind == ZC_KIND_SOCKET;
-	if (!uflag && !e->sock && ep.kind != ZC_KIND_TTY &&
-	    ep.kind != ZC_KIND_CHAR)
-		errx(1, "%s: a %s cannot be relayed both ways (use -u)",
-		    e->label, zc_kind_name(ep.kind));
+	if (vflag && e->sock && spec[0].kind == ZC_SPEC_TCP)
+		say_connected(spec[0].host, ep.fd);
+	if (!dir_off[0] && !dir_off[1] && !e->sock &&
+	    ep.kind != ZC_KIND_TTY && ep.kind != ZC_KIND_CHAR)
+		errx(1, "%s: a %s cannot be relayed both ways (use "
+		    "--send-only or --recv-only)", e->label,
+		    zc_kind_name(ep.kind));
 }
 
 /* Standard input and output that are sockets go non-blocking for the
@@ -1260,13 +1434,53 @@ start_listening(void)
 	    SOMAXCONN, &sockfile);
 	if (lfd < 0)
 		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(lfd));
-	if (vflag) {
-		peer_text(lfd, 1, buf, sizeof(buf));
-		fprintf(stderr, "%s: listening on %s\n", getprogname(), buf);
+	/* nc's lines: "Bound on PATH" first for a unix socket. */
+	if (vflag && spec[0].kind == ZC_SPEC_UNIX_LISTEN)
+		fprintf(stderr, "Bound on %s\nListening on %s\n",
+		    esc(spec[0].path), esc(spec[0].path));
+	else if (vflag) {
+		char serv[NI_MAXSERV];
+
+		if (numeric_addr(lfd, 1, buf, sizeof(buf), serv,
+		    sizeof(serv)) == 0)
+			fprintf(stderr, "Listening on %s %s\n", buf, serv);
 	}
 	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
 		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(r));
 	listening = 1;
+}
+
+/* The end (0 or 1) that is standard input and output, or -1. */
+static int
+stdio_end(void)
+{
+	if (nspecs == 1)
+		return is_listen(&spec[0]) ? 1 : 0;
+	if (strcmp(spec_text[0], "-") == 0)
+		return 0;
+	if (strcmp(spec_text[1], "-") == 0)
+		return 1;
+	return -1;
+}
+
+/* Which direction --send-only, --recv-only or --one-way leave out: d[i]
+ * reads e[i]; sending reads standard input (in a relay without it, A). */
+static void
+set_directions(void)
+{
+	int end = stdio_end(), send = end >= 0 ? end : 0;
+
+	switch (oneway) {
+	case SEND_ONLY:
+		dir_off[1 - send] = 1;
+		break;
+	case RECV_ONLY:
+		dir_off[send] = 1;
+		break;
+	case A_TO_B:
+		dir_off[1] = 1;
+		break;
+	}
 }
 
 /* Exits 1 when standard input or output that a connection would use
@@ -1275,25 +1489,140 @@ start_listening(void)
 static void
 check_stdio(void)
 {
-	int near, in, out;
+	int near = stdio_end(), in, out;
 
-	if (nspecs == 1)
-		near = is_listen(&spec[0]) ? 1 : 0;
-	else if (strcmp(spec_text[0], "-") == 0)
-		near = 0;
-	else if (strcmp(spec_text[1], "-") == 0)
-		near = 1;
-	else
+	if (near < 0)
 		return;
-	/* Direction 0 reads e[0], direction 1 (not with -u) reads e[1]. */
-	in = stdio_closed(STDIN_FILENO) && !dflag && (near == 0 || !uflag);
-	out = stdio_closed(STDOUT_FILENO) && (near == 1 || !uflag);
+	/* Direction near reads standard input, 1 - near writes stdout. */
+	in = stdio_closed(STDIN_FILENO) && !dflag && !dir_off[near];
+	out = stdio_closed(STDOUT_FILENO) && !dir_off[1 - near];
 	if (in)
 		warnx("standard input: %s", strerror(EBADF));
 	if (out)
 		warnx("standard output: %s", strerror(EBADF));
 	if (in || out)
 		exit(1);
+}
+
+/* Exits with a message when -n is given and host is a name. */
+static void
+check_numeric(const char *text, const char *host)
+{
+	struct addrinfo hints, *res;
+
+	if (!nflag || host[0] == '\0')
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		errx(1, "spec '%s': '%s' is not a numeric address (-n: no "
+		    "DNS)", esc(text), esc(host));
+	freeaddrinfo(res);
+}
+
+/* A port operand or option argument as a number from lo to 65535: a
+ * number or a TCP service name; exits with what as the message. */
+static int
+port_number(const char *word, int lo, const char *what)
+{
+	const char *errstr;
+	int port;
+
+	port = strtonum(port_word(word), lo, 65535, &errstr);
+	if (errstr != NULL)
+		errx(1, "%s: port number invalid: %s", what, esc(word));
+	return port;
+}
+
+/* Tries one port for -z: 1 when a connection was made. */
+static int
+probe(const struct zc_spec *base, int port)
+{
+	struct zc_spec sp = *base;
+	struct zc_endpoint ep;
+	int r;
+
+	snprintf(sp.port, sizeof(sp.port), "%d", port);
+	r = zc_endpoint_open_from(&ep, &sp, have_src ? &srcaddr : NULL,
+	    oflags | ZC_OPEN_READ | ZC_OPEN_WRITE,
+	    wsecs > 0 ? wsecs * 1000 : -1);
+	if (r <= -ZC_EAI_BASE)
+		errx(1, "spec '%s': %s", esc(sp.host), zc_strerror(r));
+	if (r < 0) {
+		if (vflag)
+			warnx("connect to %s port %d (tcp) failed: %s",
+			    esc(sp.host), port, zc_strerror(r));
+		return 0;
+	}
+	if (vflag)
+		say_connected(sp.host, ep.fd);
+	zc_endpoint_close(&ep);
+	return 1;
+}
+
+/* -z: tries every port of words (numbers, service names, LOW-HIGH
+ * ranges) on host in turn, as nc -z; exits 0 when one was open, else 1. */
+static void __attribute__((noreturn))
+scan(const char *host, char **words, int nwords)
+{
+	struct zc_spec sp;
+	char *lo, *hi;
+	int i, a, b, p, open = 0;
+	size_t len = strlen(host);
+
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = ZC_SPEC_TCP;
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		host++;
+		len -= 2;
+	}
+	if (len >= sizeof(sp.host))
+		errx(1, "spec '%s': host name too long", esc(host));
+	memcpy(sp.host, host, len);
+	if (strchr(sp.host, ':') != NULL)
+		sp.family = AF_INET6;
+	check_numeric(sp.host, sp.host);
+	for (i = 0; i < nwords; i++) {
+		if ((lo = strdup(words[i])) == NULL)
+			err(1, NULL);
+		if ((hi = strchr(lo + 1, '-')) != NULL)
+			*hi++ = '\0';
+		a = port_number(lo, 1, "-z");
+		b = hi != NULL ? port_number(hi, 1, "-z") : a;
+		free(lo);
+		if (a > b) {
+			p = a;
+			a = b;
+			b = p;
+		}
+		for (p = a; p <= b; p++)
+			open |= probe(&sp, p);
+	}
+	exit(open ? 0 : 1);
+}
+
+/* Fills src from -s and -p, for connects; exits when either is bad. */
+static void
+make_src(const char *addr, const char *port)
+{
+	const char *why = "malformed";
+	char *buf;
+
+	if (asprintf(&buf, "listen:%s%s%s:0", addr != NULL &&
+	    strchr(addr, ':') != NULL ? "[" : "", addr != NULL ? addr : "",
+	    addr != NULL && strchr(addr, ':') != NULL ? "]" : "") == -1)
+		err(1, NULL);
+	if (addr == NULL)
+		memmove(buf + 7, buf + 8, strlen(buf + 8) + 1);
+	if (zc_spec_parse(&srcaddr, buf, &why) != 0)
+		errx(1, "-s: %s: %s", esc(addr), why);
+	free(buf);
+	if (addr != NULL)
+		check_numeric(addr, srcaddr.host);
+	snprintf(srcaddr.port, sizeof(srcaddr.port), "%d",
+	    port != NULL ? port_number(port, 0, "-p") : 0);
+	have_src = 1;
 }
 
 /* Lets many connections at once have their descriptors. */
@@ -1314,12 +1643,39 @@ main(int argc, char *argv[])
 	struct sigaction sa;
 	const char *errstr;
 	char *hp = NULL;
-	int ch, lflag = 0, Uflag = 0, r;
+	const char *pflag = NULL, *sflag = NULL;
+	int ch, lflag = 0, Uflag = 0, r, way;
 
 	stdio_guard();
-	while ((ch = getopt_long(argc, argv, "46dhkL:lm:NPq:Uuvw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "46adhkL:lm:Nnp:Pq:s:Uuvw:z",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'a':
+			oflags |= ZC_OPEN_APPEND;
+			break;
+		case 'n':
+			nflag = 1;
+			oflags |= ZC_OPEN_NUMERIC;
+			break;
+		case 'p':
+			pflag = optarg;
+			break;
+		case 's':
+			sflag = optarg;
+			break;
+		case 'z':
+			zflag = 1;
+			break;
+		case OPT_ONE_WAY:
+		case OPT_RECV_ONLY:
+		case OPT_SEND_ONLY:
+			way = ch == OPT_ONE_WAY ? A_TO_B :
+			    ch == OPT_RECV_ONLY ? RECV_ONLY : SEND_ONLY;
+			if (oneway != BOTH_WAYS && oneway != way)
+				errx(1, "--send-only, --recv-only and --one-way "
+				    "cannot go together");
+			oneway = way;
+			break;
 		case '4':
 			oflags = (oflags & ~ZC_OPEN_IPV6) | ZC_OPEN_IPV4;
 			break;
@@ -1370,8 +1726,9 @@ main(int argc, char *argv[])
 			Uflag = 1;
 			break;
 		case 'u':
-			uflag = 1;
-			break;
+			errx(1, "-u: UDP is not supported, only TCP and unix "
+			    "stream sockets (one way: --send-only or "
+			    "--recv-only)");
 		case 'V':
 			printf("%s (zerocopy) %s\n", getprogname(),
 			    zc_version());
@@ -1395,18 +1752,57 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
+	if (zflag) {
+		if (lflag || Uflag || oneway != BOTH_WAYS)
+			errx(1, "-z cannot go with -l, -U, --send-only, "
+			    "--recv-only or --one-way");
+		if (argc < 2)
+			usage();
+		if (pflag != NULL || sflag != NULL)
+			make_src(sflag, pflag);
+		scan(argv[0], argv + 1, argc - 1);
+	}
+	if (lflag && (pflag != NULL || sflag != NULL)) {
+		/* nc's "-l -p PORT [-s ADDR]", and "-l -p PORT HOST". */
+		const char *h = sflag, *port = pflag;
+		int v6;
+
+		if (Uflag)
+			errx(1, "-p and -s cannot go with -U");
+		if (port == NULL) {
+			if (argc != 1)
+				usage();
+			port = argv[0];
+		} else if (argc == 1 && h == NULL)
+			h = argv[0];
+		else if (argc != 0)
+			usage();
+		v6 = h != NULL && strchr(h, ':') != NULL && h[0] != '[';
+		if (asprintf(&hp, "%s%s%s%s%s", v6 ? "[" : "", h ? h : "",
+		    v6 ? "]" : "", h ? ":" : "", port_word(port)) == -1)
+			err(1, NULL);
+		argv[0] = hp;
+		argc = 1;
+		hp = NULL;
+	} else if (pflag != NULL || sflag != NULL) {
+		if (Uflag)
+			errx(1, "-p and -s cannot go with -U");
+		make_src(sflag, pflag);
+	}
 	if (argc < 1 || argc > 3)
 		usage();
 	if (argc >= 2 && !Uflag && host_port_pair(argv[0], argv[1])) {
 		int v6 = strchr(argv[0], ':') != NULL && argv[0][0] != '[';
 
 		if (asprintf(&hp, "%s%s%s:%s", v6 ? "[" : "", argv[0],
-		    v6 ? "]" : "", argv[1]) == -1)
+		    v6 ? "]" : "", port_word(argv[1])) == -1)
 			err(1, NULL);
 		spec_text[0] = hp;
 		argc--;
 		argv++;
-	} else
+	} else if (lflag && !Uflag && argc == 1)
+		spec_text[0] = port_word(argv[0]);
+	else
 		spec_text[0] = argv[0];
 	if (argc == 3)
 		usage();
@@ -1426,7 +1822,18 @@ main(int argc, char *argv[])
 		target.idx = 0;
 	else
 		target.idx = -1;
+	for (r = 0; r < nspecs; r++)
+		if (spec[r].kind == ZC_SPEC_TCP ||
+		    spec[r].kind == ZC_SPEC_TCP_LISTEN)
+			check_numeric(spec_text[r], spec[r].host);
+	if (have_src && spec[0].kind != ZC_SPEC_TCP && (target.idx < 0 ||
+	    spec[target.idx].kind != ZC_SPEC_TCP))
+		errx(1, "-p and -s need a TCP connection to make");
+	set_directions();
 	check_stdio();
+	if ((dir_off[0] || dir_off[1]) &&
+	    (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		err(1, "/dev/null");
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;

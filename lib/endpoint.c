@@ -111,11 +111,12 @@ set_nonblock(int fd, int on)
 	return 0;
 }
 
-/* Connects a new socket to sa, waiting at most timeout_ms; returns the
- * fd (blocking unless ZC_OPEN_NONBLOCK) or -errno. */
+/* Connects a new socket to sa, from src when not NULL, waiting at most
+ * timeout_ms; returns the fd (blocking unless ZC_OPEN_NONBLOCK) or
+ * -errno. */
 static int
 connect_to(int family, const struct sockaddr *sa, socklen_t salen,
-    unsigned flags, int timeout_ms)
+    const struct zc_spec *src, unsigned flags, int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 	socklen_t len;
@@ -124,6 +125,8 @@ connect_to(int family, const struct sockaddr *sa, socklen_t salen,
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return -errno;
+	if (src != NULL && (r = zc_bind_source(fd, family, src, flags)) != 0)
+		goto fail;
 	for (;;) {
 		if (connect(fd, sa, salen) == 0)
 			break;
@@ -185,7 +188,7 @@ unix_connect(const char *path, unsigned flags, int timeout_ms)
 
 	if ((len = unix_addr(&sun, path)) < 0)
 		return len;
-	return connect_to(AF_UNIX, (struct sockaddr *)&sun, len, flags,
+	return connect_to(AF_UNIX, (struct sockaddr *)&sun, len, NULL, flags,
 	    timeout_ms);
 }
 
@@ -220,7 +223,8 @@ tcp_family(const struct zc_spec *sp, unsigned flags)
 }
 
 static int
-tcp_connect(const struct zc_spec *sp, unsigned flags, int timeout_ms)
+tcp_connect(const struct zc_spec *sp, const struct zc_spec *src,
+    unsigned flags, int timeout_ms)
 {
 	struct addrinfo hints, *res, *ai;
 	int fam, fd, eai;
@@ -231,19 +235,58 @@ tcp_connect(const struct zc_spec *sp, unsigned flags, int timeout_ms)
 	hints.ai_family = fam;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICSERV;
+	hints.ai_flags = AI_NUMERICSERV |
+	    ((flags & ZC_OPEN_NUMERIC) ? AI_NUMERICHOST : 0);
 	errno = 0;
 	if ((eai = getaddrinfo(sp->host, sp->port, &hints, &res)) != 0)
 		return eai_error(eai);
 	fd = -EHOSTUNREACH;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = connect_to(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
-		    flags, timeout_ms);
+		    src, flags, timeout_ms);
 		if (fd >= 0)
 			break;
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+int
+zc_bind_source(int fd, int family, const struct zc_spec *src,
+    unsigned flags)
+{
+	struct addrinfo hints, *res, *ai;
+	int eai, r, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE |
+	    ((flags & ZC_OPEN_NUMERIC) ? AI_NUMERICHOST : 0);
+	errno = 0;
+	eai = getaddrinfo(src->host[0] != '\0' ? src->host : NULL,
+	    src->port[0] != '\0' ? src->port : "0", &hints, &res);
+	if (eai == EAI_ADDRFAMILY || eai == EAI_NODATA)
+		return -EADDRNOTAVAIL;
+	if (eai != 0)
+		return eai_error(eai);
+	if (strcmp(src->port, "0") != 0 && src->port[0] != '\0' &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1) {
+		r = -errno;
+		freeaddrinfo(res);
+		return r;
+	}
+	r = -EADDRNOTAVAIL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family != family)
+			continue;
+		r = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : -errno;
+		if (r == 0)
+			break;
+	}
+	freeaddrinfo(res);
+	return r;
 }
 
 /* Binds and listens on a new socket of ai's family; returns it or
@@ -312,7 +355,8 @@ tcp_listen(const struct zc_spec *sp, unsigned flags, int backlog)
 	hints.ai_family = fam;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE |
+	    ((flags & ZC_OPEN_NUMERIC) ? AI_NUMERICHOST : 0);
 	errno = 0;
 	if ((eai = getaddrinfo(sp->host, sp->port, &hints, &res)) != 0)
 		return eai_error(eai);
@@ -607,6 +651,13 @@ int
 zc_endpoint_open(struct zc_endpoint *ep, const struct zc_spec *sp,
     unsigned flags, int timeout_ms)
 {
+	return zc_endpoint_open_from(ep, sp, NULL, flags, timeout_ms);
+}
+
+int
+zc_endpoint_open_from(struct zc_endpoint *ep, const struct zc_spec *sp,
+    const struct zc_spec *src, unsigned flags, int timeout_ms)
+{
 	struct stat st;
 	int fd, kind, r;
 
@@ -614,6 +665,8 @@ zc_endpoint_open(struct zc_endpoint *ep, const struct zc_spec *sp,
 	ep->kind = ZC_KIND_OTHER;
 	ep->owned = 0;
 	if ((flags & ZC_OPEN_IPV4) && (flags & ZC_OPEN_IPV6))
+		return -EINVAL;
+	if (src != NULL && sp->kind != ZC_SPEC_TCP)
 		return -EINVAL;
 
 	switch (sp->kind) {
@@ -639,10 +692,11 @@ zc_endpoint_open(struct zc_endpoint *ep, const struct zc_spec *sp,
 		fd = open_path(sp->path, flags, timeout_ms);
 		break;
 	case ZC_SPEC_TCP:
-		if (sp->path[0] != '\0' && stat(sp->path, &st) == 0)
+		if (sp->path[0] != '\0' && stat(sp->path, &st) == 0 &&
+		    src == NULL)
 			fd = open_path(sp->path, flags, timeout_ms);
 		else
-			fd = tcp_connect(sp, flags, timeout_ms);
+			fd = tcp_connect(sp, src, flags, timeout_ms);
 		break;
 	case ZC_SPEC_UNIX:
 		fd = unix_connect(sp->path, flags, timeout_ms);

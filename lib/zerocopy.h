@@ -274,6 +274,8 @@ int zc_fd_kind(int fd);
 #define ZC_OPEN_IPV4 0x10u	/* TCP: IPv4 only */
 #define ZC_OPEN_IPV6 0x20u	/* TCP: IPv6 only */
 #define ZC_OPEN_NOCREAT 0x40u	/* files: never create */
+#define ZC_OPEN_NUMERIC 0x80u	/* TCP: numeric addresses only, no DNS
+				   (since 0.2) */
 
 struct zc_endpoint {
 	int fd;
@@ -292,6 +294,22 @@ struct zc_endpoint {
  */
 int zc_endpoint_open(struct zc_endpoint *ep, const struct zc_spec *sp,
     unsigned flags, int timeout_ms);
+
+/* zc_endpoint_open, with TCP connects made from the local address that
+ * src names (a TCP listen spec: "[HOST:]PORT", port 0 for any; NULL: the
+ * kernel picks, as zc_endpoint_open). -EINVAL when src is given for a
+ * spec that does not connect over TCP. */
+int zc_endpoint_open_from(struct zc_endpoint *ep, const struct zc_spec *sp,
+    const struct zc_spec *src, unsigned flags, int timeout_ms);
+
+/* Binds fd, a TCP socket of family that is about to connect, to the
+ * local address src names (as for zc_endpoint_open_from), resolved with
+ * AI_PASSIVE (and AI_NUMERICHOST with ZC_OPEN_NUMERIC); SO_REUSEADDR is
+ * set when src has a port. Returns 0 or -errno (-ZC_EAI_BASE range when
+ * the host does not resolve, -EADDRNOTAVAIL when it has no address of
+ * that family). */
+int zc_bind_source(int fd, int family, const struct zc_spec *src,
+    unsigned flags);
 
 /* Closes ep->fd if ep owns it; sets fd to -1. */
 void zc_endpoint_close(struct zc_endpoint *ep);

@@ -118,7 +118,7 @@ start_relay() {
 	bg rl 60 "${AS[@]}" "$ZCAT_NET" -v -k listen:127.0.0.1:0 \
 	    "127.0.0.1:$EPORT"
 	zlistening rl
-	RPORT=$(sed -n 's/.*: listening on .*:\([0-9][0-9]*\)$/\1/p' \
+	RPORT=$(sed -n 's/^Listening on .* \([0-9][0-9]*\)$/\1/p' \
 	    "$T/rl.err" | head -n 1)
 	RPID=$(child_of rl)
 }

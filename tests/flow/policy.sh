@@ -45,7 +45,7 @@ run() {
 	    2> "$T/rcv.err" &
 	sp=$!
 	for i in $(seq 250); do
-		port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' \
+		port=$(sed -n 's/^Listening on .* \([0-9]*\)$/\1/p' \
 		    "$T/rcv.err" 2>/dev/null)
 		[ -n "$port" ] && break
 		sleep 0.02

@@ -48,7 +48,7 @@ rc_of() {
 zport() {
 	local i p
 	for i in $(seq 250); do
-		p=$(sed -n 's/.*: listening on .*:\([0-9][0-9]*\)$/\1/p' \
+		p=$(sed -n 's/^Listening on .* \([0-9][0-9]*\)$/\1/p' \
 		    "$T/$1.err" 2>/dev/null | head -n 1)
 		if [ -n "$p" ]; then
 			echo "$p"
@@ -60,11 +60,11 @@ zport() {
 	return 1
 }
 
-# zlistening NAME: waits for the "listening on" line of a unix listener.
+# zlistening NAME: waits for the "Listening on" line of a unix listener.
 zlistening() {
 	local i
 	for i in $(seq 250); do
-		grep -q ': listening on ' "$T/$1.err" 2>/dev/null && return 0
+		grep -q '^Listening on ' "$T/$1.err" 2>/dev/null && return 0
 		sleep 0.02
 	done
 	echo "zcat-net never listened: $(cat "$T/$1.err")" >&2
@@ -171,6 +171,6 @@ relay() {
 	shift
 	bg "$name" 120 "$ZCAT_NET" -v "$@"
 	zlistening "$name"
-	RPORT=$(sed -n 's/.*: listening on .*:\([0-9][0-9]*\)$/\1/p' \
+	RPORT=$(sed -n 's/^Listening on .* \([0-9][0-9]*\)$/\1/p' \
 	    "$T/$name.err" | head -n 1)
 }

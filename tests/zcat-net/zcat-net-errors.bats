@@ -17,8 +17,11 @@ stay_server() {
 @test "--help and --version print to stdout and exit 0" {
 	run "$ZCAT_NET" --help
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "usage: zcat-net [-46dkNPUuv] [-L rate] [-m max] [-q secs] [-w secs] [--no-splice | --splice-tcp | --copy-out] host port" ]
-	[[ "$output" == *"-l [host] port"* ]]
+	[ "${lines[0]}" = "usage: zcat-net [-46adkNnPUvz] [-L rate] [-m max] [-p port] [-q secs] [-s addr]" ]
+	[[ "$output" == *"-l [options] [host] port"* ]]
+	[[ "$output" == *"--send-only"* ]]
+	[[ "$output" == *"--recv-only"* ]]
+	[[ "$output" == *"--copy-out"* ]]
 	[[ "$output" == *"--one-way"* ]]
 	run "$ZCAT_NET" --version
 	[ "$status" -eq 0 ]
@@ -102,14 +105,21 @@ stay_server() {
 	[ "$output" = "zcat-net: spec '$T/s': Connection timed out" ]
 }
 
-@test "-w: an idle connection ends with status 1" {
+@test "-w: an idle connection ends silently with status 0, as nc -w does" {
 	local port start
 	on_port srv 20 sh -c "sleep 10 | nc -l 127.0.0.1 @PORT@"
 	port=$PPORT
 	start=$SECONDS
 	run timeout 10 bash -c "'$ZCAT_NET' -w 1 127.0.0.1 $port < <($QUIET sleep 8)"
-	[ "$status" -eq 1 ]
-	[ "$output" = "zcat-net: spec '127.0.0.1:$port': idle for 1 s" ]
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ $((SECONDS - start)) -le 4 ]
+	# nc itself, the same way.
+	on_port srv2 20 sh -c "sleep 10 | nc -l 127.0.0.1 @PORT@"
+	start=$SECONDS
+	run timeout 10 bash -c "nc -w 1 127.0.0.1 $PPORT < <($QUIET sleep 8)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
 	[ $((SECONDS - start)) -le 4 ]
 }
 
@@ -133,13 +143,25 @@ stay_server() {
 	[ "$status" -eq 124 ]
 }
 
-@test "-q 0: quit as soon as stdin ends" {
-	local port start
-	stay_server
-	start=$SECONDS
-	run timeout 10 sh -c "printf hello | '$ZCAT_NET' -q 0 127.0.0.1 $port"
+# reply_server: on $port, reads a line, answers after 0.3 s and closes
+# 1 s later.
+reply_server() {
+	on_port srv 20 socat -t 5 TCP4-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr \
+	    SYSTEM:'read x; sleep 0.3; echo reply-$x; sleep 1'
+	port=$PPORT
+}
+
+@test "-q 0: the reply still comes, as with nc -q 0" {
+	local port
+	reply_server
+	run timeout 10 sh -c "echo req | '$ZCAT_NET' -q 0 127.0.0.1 $port"
 	[ "$status" -eq 0 ]
-	[ $((SECONDS - start)) -le 2 ]
+	[ "$output" = "reply-req" ]
+	reap srv
+	reply_server
+	run timeout 10 sh -c "echo req | nc -q 0 127.0.0.1 $port"
+	[ "$status" -eq 0 ]
+	[ "$output" = "reply-req" ]
 }
 
 @test "a peer resetting mid-stream: status 1 and one message" {
@@ -172,12 +194,12 @@ stay_server() {
 	[[ "$output" == "zcat-net: spec '127.0.0.1:80': "* ]]
 }
 
-@test "a file cannot be relayed both ways; with -u it can" {
+@test "a file cannot be relayed both ways; with --send-only it can" {
 	run timeout 10 "$ZCAT_NET" listen:127.0.0.1:0 "file:$T/x"
 	[ "$status" -eq 1 ]
-	[ "$output" = "zcat-net: spec 'file:$T/x': a file cannot be relayed both ways (use -u)" ]
+	[ "$output" = "zcat-net: spec 'file:$T/x': a file cannot be relayed both ways (use --send-only or --recv-only)" ]
 	[ ! -e "$T/x" ]
-	bg rl 20 "$ZCAT_NET" -v -u listen:127.0.0.1:0 "file:$T/x"
+	bg rl 20 "$ZCAT_NET" -v --send-only listen:127.0.0.1:0 "file:$T/x"
 	local port
 	port=$(zport rl)
 	head -c 300000 /dev/urandom > "$T/data"

@@ -55,7 +55,7 @@ settle() {
 	[ "${after[1]}" -eq "${base[1]}" ]
 	[ "${after[2]}" -eq "${base[2]}" ]
 	[ "${loaded[2]}" -eq "${base[2]}" ]
-	[ "$(grep -c 'connection from' "$T/rl.err")" -eq 1200 ]
+	[ "$(grep -c 'Connection received on' "$T/rl.err")" -eq 1200 ]
 	[ "$(grep -c '10485760 bytes to .*, 10485760 bytes back' "$T/rl.err")" -eq 200 ]
 	kill "$(cat "$T/rl.pid")"
 	reap rl

@@ -69,9 +69,9 @@ exchange() {
 	[ ! -e "$T/s" ]
 }
 
-@test "-u relays one way only" {
+@test "--one-way relays one way only" {
 	OUT=$T/got on_port sink 20 nc -l 127.0.0.1 @PORT@
-	relay rl -u listen:127.0.0.1:0 "127.0.0.1:$PPORT"
+	relay rl --one-way listen:127.0.0.1:0 "127.0.0.1:$PPORT"
 	head -c 100000 /dev/urandom > "$T/req"
 	timeout 20 nc -N 127.0.0.1 "$RPORT" < "$T/req" > "$T/back"
 	reap rl
@@ -95,11 +95,11 @@ exchange() {
 	[ "$(cat "$T/one")" = one ]
 	[ "$(cat "$T/two")" = two ]
 	# The second connection came only after the first was closed.
-	grep -E 'connection from|bytes back' "$T/rl.err" > "$T/order"
+	grep -E 'Connection received on|bytes back' "$T/rl.err" > "$T/order"
 	cat "$T/order"
-	sed -n 1p "$T/order" | grep -q 'connection from'
+	sed -n 1p "$T/order" | grep -q 'Connection received on'
 	sed -n 2p "$T/order" | grep -q '3 bytes to .*, 3 bytes back'
-	sed -n 3p "$T/order" | grep -q 'connection from'
+	sed -n 3p "$T/order" | grep -q 'Connection received on'
 }
 
 @test "-k relay: a refused target fails that connection only" {
@@ -143,7 +143,7 @@ exchange() {
 	port=$(zport zl)
 	bg cl 20 sh -c "sleep 10 | nc 127.0.0.1 $port"
 	for i in $(seq 100); do
-		grep -q 'connection from' "$T/zl.err" && break
+		grep -q 'Connection received on' "$T/zl.err" && break
 		sleep 0.05
 	done
 	kill "$(cat "$T/zl.pid")"

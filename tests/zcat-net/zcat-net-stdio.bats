@@ -37,10 +37,10 @@ server() {
 	[ "$stderr" = "zcat-net: standard output: Bad file descriptor" ]
 }
 
-@test "stdout closed with -u: standard input is sent, status 0" {
+@test "stdout closed with --send-only: standard input is sent, status 0" {
 	seq 20000 >"$T/in"
 	server
-	closed 1 "$ZCAT_NET" -u 127.0.0.1 "$port" <"$T/in"
+	closed 1 "$ZCAT_NET" --send-only 127.0.0.1 "$port" <"$T/in"
 	reap srv
 	[ "$(rc_of srv)" -eq 0 ]
 	[ "$(sha "$T/srv.out")" = "$(sha "$T/in")" ]
@@ -122,7 +122,7 @@ END
 	reap srv
 	[ "$(rc_of srv)" -eq 0 ]
 	[ "$(cat srv.out)" = hi ]
-	grep -Fqx "zcat-net: connection from $T/c\\033[2J\\134\\012" srv.err
+	grep -Fqx "Connection received on $T/c\\033[2J\\134\\012" srv.err
 	grep -Fq "zcat-net: spec 'unix-listen:L': $T/c\\033[2J\\134\\012: sent 0 bytes" srv.err
 	[ "$(tr -d '\n -~' <srv.err | wc -c)" -eq 0 ]
 }
