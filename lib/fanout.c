@@ -437,31 +437,14 @@ round_start(struct zc_flow *f)
 static int
 round_buffer(struct zc_flow *f, int spipe)
 {
-	struct sink *s;
 	ssize_t n;
-	int i, prog = 0, pending;
+	int i, r, prog = 0, pending;
 
 	for (;;) {
-		pending = 0;
-		for (i = 0; i < f->nsinks; i++) {
-			s = f->sinks[i];
-			if (s->dropped || !s->rb || s->off >= f->blen)
-				continue;
-			n = ep_write(&s->e, f->buf + s->off, f->blen - s->off);
-			if (n < 0) {
-				sink_fail(f, s, n);
-				if (f->done || f->dead)
-					return -1;
-				continue;
-			}
-			if (n > 0) {
-				s->off += n;
-				account(f, &s->e.st, ZC_METHOD_READ_WRITE, n);
-				prog = 1;
-			}
-			if (s->off < f->blen)
-				pending = 1;
-		}
+		if ((r = sinks_write(f, f->buf, f->blen, W_BUFFERED,
+		    &pending)) < 0)
+			return -1;
+		prog |= r;
 		if (pending || f->rleft == 0)
 			return prog;
 		if ((n = round_read(f, spipe, 1, f->rleft)) < 0)

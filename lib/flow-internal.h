@@ -225,6 +225,8 @@ int	flow_fail(struct zc_flow *, int);
 int	src_fail(struct zc_flow *, int);
 int	sink_fail(struct zc_flow *, struct sink *, int);
 ssize_t	ep_write(struct ep *, const char *, size_t);
+enum { W_BUF, W_BUFFERED, W_REST };	/* sinks_write: which sinks, offset */
+int	sinks_write(struct zc_flow *, const char *, size_t, int, int *);
 int	src_end(const struct zc_flow *);
 int	sink_take(struct zc_flow *, struct sink *, int, uint64_t, int, int);
 int	src_fill(struct zc_flow *);

@@ -599,19 +599,30 @@ step_hub(struct zc_flow *f)
 	return prog;
 }
 
-static int
-step_rw(struct zc_flow *f)
+/*
+ * Writes len bytes of p to every live sink (with W_BUFFERED, only the
+ * sinks of a round that take it from the buffer), each from its own
+ * offset (s->roff with W_REST, else s->off). Sets *pending when a sink
+ * has not had all of it; returns 1 when anything was written, 0 when
+ * nothing, -1 when the flow ended.
+ */
+int
+sinks_write(struct zc_flow *f, const char *p, size_t len, int how,
+    int *pending)
 {
 	struct sink *s;
-	uint64_t allow;
+	size_t *off;
 	ssize_t n;
-	int i, prog = 0, pending = 0;
+	int i, prog = 0;
 
+	*pending = 0;
 	for (i = 0; i < f->nsinks; i++) {
 		s = f->sinks[i];
-		if (s->dropped || s->off >= f->blen)
+		off = how == W_REST ? &s->roff : &s->off;
+		if (s->dropped || *off >= len ||
+		    (how == W_BUFFERED && !s->rb))
 			continue;
-		n = ep_write(&s->e, f->buf + s->off, f->blen - s->off);
+		n = ep_write(&s->e, p + *off, len - *off);
 		if (n < 0) {
 			sink_fail(f, s, n);
 			if (f->done || f->dead)
@@ -619,13 +630,25 @@ step_rw(struct zc_flow *f)
 			continue;
 		}
 		if (n > 0) {
-			s->off += n;
+			*off += n;
 			account(f, &s->e.st, ZC_METHOD_READ_WRITE, n);
 			prog = 1;
 		}
-		if (s->off < f->blen)
-			pending = 1;
+		if (*off < len)
+			*pending = 1;
 	}
+	return prog;
+}
+
+static int
+step_rw(struct zc_flow *f)
+{
+	uint64_t allow;
+	ssize_t n;
+	int i, prog, pending;
+
+	if ((prog = sinks_write(f, f->buf, f->blen, W_BUF, &pending)) < 0)
+		return -1;
 	if (pending)
 		return prog;
 	f->blen = 0;

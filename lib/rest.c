@@ -209,29 +209,10 @@ rest_begin(struct zc_flow *f)
 int
 step_rest(struct zc_flow *f)
 {
-	struct sink *s;
-	ssize_t n;
-	int i, prog = 0, pending = 0;
+	int i, prog, pending;
 
-	for (i = 0; i < f->nsinks; i++) {
-		s = f->sinks[i];
-		if (s->dropped || s->roff >= f->rlen)
-			continue;
-		n = ep_write(&s->e, f->rest + s->roff, f->rlen - s->roff);
-		if (n < 0) {
-			sink_fail(f, s, n);
-			if (f->done || f->dead)
-				return -1;
-			continue;
-		}
-		if (n > 0) {
-			s->roff += n;
-			account(f, &s->e.st, ZC_METHOD_READ_WRITE, n);
-			prog = 1;
-		}
-		if (s->roff < f->rlen)
-			pending = 1;
-	}
+	if ((prog = sinks_write(f, f->rest, f->rlen, W_REST, &pending)) < 0)
+		return -1;
 	if (pending)
 		return prog;
 	free(f->rest);
