@@ -129,6 +129,10 @@ zc__now_ns(void)
  * force afterwards, or -errno when fd is not a pipe. */
 ssize_t zc__pipe_grow(int fd, size_t size, bool *refused);
 
+/* The decimal number that the file at path (a /proc/sys entry) starts
+ * with, or 0 when it cannot be read. */
+unsigned long long zc__proc_number(const char *path);
+
 /* The monotonic clock in microseconds. */
 static inline int64_t
 zc__now_us(void)

@@ -38,17 +38,15 @@ zc_pipe_close(struct zc_pipe *p)
 	p->len = 0;
 }
 
-/* Reads /proc/sys/fs/pipe-max-size; returns 0 when it cannot. */
-static size_t
-read_max_size(void)
+unsigned long long
+zc__proc_number(const char *path)
 {
 	char buf[32], *end;
 	unsigned long long v;
 	ssize_t n;
 	int fd;
 
-	fd = open("/proc/sys/fs/pipe-max-size", O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
 	do
 		n = read(fd, buf, sizeof(buf) - 1);
@@ -59,9 +57,18 @@ read_max_size(void)
 	buf[n] = '\0';
 	errno = 0;
 	v = strtoull(buf, &end, 10);
-	if (errno != 0 || end == buf || v == 0 || v > SIZE_MAX / 2)
+	if (errno != 0 || end == buf)
 		return 0;
-	return (size_t)v;
+	return v;
+}
+
+/* Reads /proc/sys/fs/pipe-max-size; returns 0 when it cannot. */
+static size_t
+read_max_size(void)
+{
+	unsigned long long v = zc__proc_number("/proc/sys/fs/pipe-max-size");
+
+	return v > SIZE_MAX / 2 ? 0 : (size_t)v;
 }
 
 size_t

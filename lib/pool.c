@@ -58,26 +58,10 @@ pipe_exempt(void)
 static size_t
 soft_pages(void)
 {
-	char buf[32], *end;
-	unsigned long long v;
-	ssize_t n;
-	int fd;
+	unsigned long long v =
+	    zc__proc_number("/proc/sys/fs/pipe-user-pages-soft");
 
-	fd = open("/proc/sys/fs/pipe-user-pages-soft", O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return 0;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n == -1 && errno == EINTR);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno != 0 || end == buf || v > SIZE_MAX / 8192)
-		return 0;
-	return (size_t)v;
+	return v > SIZE_MAX / 8192 ? 0 : (size_t)v;
 }
 
 /* The bytes of owned pipes the loop may hold now; SIZE_MAX: no limit. */
