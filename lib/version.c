@@ -20,6 +20,8 @@ zc_version(void)
 const char *
 zc_strerror(int err)
 {
+	if (err == -ZC_ELAG)
+		return "fell too far behind the stream";
 	if (err <= -ZC_EAI_BASE)
 		return gai_strerror(-(-err - ZC_EAI_BASE));
 	return strerror(err < 0 ? -err : err);

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define ZC_VERSION "0.2.0"
+#define ZC_VERSION "0.3.0"
 
 /* The library's version string, "MAJOR.MINOR.PATCH". */
 const char *zc_version(void);
@@ -32,6 +32,11 @@ const char *zc_strerror(int err);
 /* Resolver failures (getaddrinfo EAI_* codes) come back as
  * -(ZC_EAI_BASE - eai), so every EAI_* code maps below -ZC_EAI_BASE. */
 #define ZC_EAI_BASE 100000
+
+/* A lossy sink of a flow (zc_sink_opts.max_lag) fell further behind the
+ * stream than it may: on_sink_error gets -ZC_ELAG, which is no errno
+ * value; zc_strerror describes it (since 0.3). */
+#define ZC_ELAG 99000
 
 /* ------------------------------------------------------------------ */
 /* Pipes                                                              */
@@ -399,6 +404,9 @@ int zc_loop_unwatch(struct zc_loop *loop, int fd);
 #define ZC_FLOW_COPY_OUT 0x20u	/* socket sinks: splice in, read the pipe,
 				   write(2) out (default: measured) */
 #define ZC_FLOW_RATE 0x100u	/* the rate field is set (since 0.2) */
+#define ZC_FLOW_LIVE 0x200u	/* sinks may be added and removed while
+				   the flow runs, and it goes on with none:
+				   see below (since 0.3) */
 
 struct zc_flow_opts {
 	unsigned flags;		/* ZC_FLOW_* */
@@ -449,8 +457,52 @@ struct zc_flow *zc_flow_new(struct zc_loop *loop, int src,
  */
 
 /* Adds a sink; returns its index (0, 1, ...) or -errno. Only before the
- * flow's first byte moves. */
+ * flow's first byte moves, unless the flow is ZC_FLOW_LIVE (then it is
+ * zc_flow_add_sink_opts with no options). */
 int zc_flow_add_sink(struct zc_flow *f, int fd);
+
+/*
+ * ZC_FLOW_LIVE: a live stream. Sinks may be added at any time; a sink
+ * added while bytes move starts at a position the engine chooses (the
+ * next boundary between two of its rounds), so it gets one contiguous
+ * slice of the stream from about the moment it joined to the end, never
+ * a fragment of older bytes. With no sink left the flow goes on, reading
+ * the source and sending its bytes nowhere (on_done is not called with
+ * -EPIPE), until the source ends. A live flow always runs in rounds.
+ */
+
+#define ZC_SINK_CLOSE 0x1u	/* close fd when the sink is removed, or
+				   the flow freed (since 0.3) */
+
+struct zc_sink_opts {
+	unsigned flags;		/* ZC_SINK_* */
+	/* 0: lossless, the default: the sink gets every byte, and a slow
+	 * sink slows the flow. Else lossy: the flow keeps up to max_lag
+	 * bytes for this sink (in an owned pipe, then in memory) and never
+	 * waits for it; a sink that would fall further behind is dropped
+	 * through on_sink_error with -ZC_ELAG. The bytes the kernel holds in
+	 * the sink's own buffers (a socket's send buffer) do not count. */
+	uint64_t max_lag;
+	/* Lossy sinks, once the source has ended: a sink that takes no byte
+	 * of what it is still owed for this long is dropped with -ZC_ELAG,
+	 * so that a stalled reader cannot hold the end of the flow.
+	 * 0: 2000 ms. */
+	int drain_ms;
+};
+
+/* Adds a sink with options (so may be NULL: lossless); returns its
+ * index or -errno. An index freed by zc_flow_remove_sink may be given
+ * again. (since 0.3) */
+int zc_flow_add_sink_opts(struct zc_flow *f, int fd,
+    const struct zc_sink_opts *so);
+
+/* Removes sink i from the flow, live or not, at any time, without
+ * calling on_sink_error: what it was owed is discarded, its fd is
+ * closed with ZC_SINK_CLOSE (or ZC_FLOW_CLOSE) and its index may be
+ * reused. Safe from inside the flow's callbacks. A flow that is not
+ * ZC_FLOW_LIVE ends with -EPIPE when its last sink goes. 0 or -EINVAL.
+ * (since 0.3) */
+int zc_flow_remove_sink(struct zc_flow *f, int sink);
 
 /* Removes the flow from its loop and frees it (closing its fds with
  * ZC_FLOW_CLOSE). Safe from inside its callbacks. */
@@ -463,6 +515,73 @@ void zc_flow_stats(const struct zc_flow *f, struct zc_stats *st);
  * return value tell whether and how it failed (0 or -errno). */
 int zc_flow_sink_stats(const struct zc_flow *f, int sink,
     struct zc_stats *st);
+
+
+/* ------------------------------------------------------------------ */
+/* Servers and connects driven by a loop (see zc_server_new(3))        */
+/* ------------------------------------------------------------------ */
+
+struct zc_server;
+struct zc_connect;
+
+#define ZC_SERVER_REFUSE 0x1u	/* at the cap: accept further connections
+				   and close them at once (on_event
+				   ZC_SERVER_EV_REFUSED); default: leave
+				   them in the backlog until one ends */
+
+enum zc_server_event {
+	ZC_SERVER_EV_PAUSED,	/* accept failed with err (-EMFILE,
+				   -ENFILE, -ENOBUFS, -ENOMEM): the server
+				   waits and tries again by itself */
+	ZC_SERVER_EV_RESUMED,	/* accepting again after a pause */
+	ZC_SERVER_EV_REFUSED,	/* ZC_SERVER_REFUSE: fd, a connection over
+				   the cap, is closed once on_event returns */
+	ZC_SERVER_EV_FAILED	/* accept failed for good with err: the
+				   server has stopped watching its socket */
+};
+
+struct zc_server_opts {
+	unsigned flags;		/* ZC_SERVER_* */
+	unsigned open_flags;	/* ZC_OPEN_NONBLOCK: accepted sockets are
+				   non-blocking */
+	int max_conns;		/* connections at once; 0: no cap */
+	/* A connection came. fd is the caller's; call zc_server_done when
+	 * it is over, so that another may come past the cap. */
+	void (*on_accept)(struct zc_server *sv, int fd, void *arg);
+	/* Something the caller may want to tell (may be NULL). fd is the
+	 * refused connection for ZC_SERVER_EV_REFUSED, else -1. */
+	void (*on_event)(struct zc_server *sv, enum zc_server_event ev,
+	    int err, int fd, void *arg);
+	void *arg;
+};
+
+/* A server on lfd, a listening socket the caller made (zc_listen) and
+ * keeps: accepts with zc_accept's retries, up to max_conns at once,
+ * pausing on EMFILE and the like. NULL with errno set. (since 0.3) */
+struct zc_server *zc_server_new(struct zc_loop *loop, int lfd,
+    const struct zc_server_opts *opts);
+
+/* One connection on_accept gave is over. */
+void zc_server_done(struct zc_server *sv);
+
+/* Connections given and not yet done. */
+int zc_server_count(const struct zc_server *sv);
+
+/* Stops accepting and frees sv; lfd stays open. Safe from callbacks. */
+void zc_server_free(struct zc_server *sv);
+
+/* Connects to sp (TCP, each address in turn, or a unix socket) without
+ * blocking the loop, from src when not NULL (zc_endpoint_open_from),
+ * within timeout_ms (< 0: no bound); then calls cb once with the
+ * connected socket (O_NONBLOCK, the caller's) or -errno. NULL with
+ * errno set when it cannot start. (since 0.3) */
+struct zc_connect *zc_connect_start(struct zc_loop *loop,
+    const struct zc_spec *sp, const struct zc_spec *src, unsigned flags,
+    int timeout_ms, void (*cb)(struct zc_connect *c, int fd, void *arg),
+    void *arg);
+
+/* Gives up a connect that has not called back yet, and frees it. */
+void zc_connect_cancel(struct zc_connect *c);
 
 #ifdef __cplusplus
 }
