@@ -59,11 +59,8 @@ struct conn {
 	LIST_ENTRY(conn) entry;
 	struct end e[2];
 	struct dir d[2];
-	int cfd;			/* connecting socket, or -1 */
-	struct addrinfo *cai;		/* address being tried */
-	int cerr;
-	int unix_retry;
-	int64_t connect_by;		/* ms; 0: no bound */
+	struct zc_connect *cn;		/* connecting to the target, or NULL */
+	int served;			/* given by the server: done with it */
 	int64_t quit_at;		/* ms; 0: not set */
 	int64_t active_at;
 	uint64_t seen;
@@ -75,16 +72,7 @@ struct conn {
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 
-struct watch {
-	int fd;
-	unsigned events;
-	void (*cb)(struct zc_loop *, int, unsigned, void *);
-	void *arg;
-};
-
 static struct zc_loop *volatile loop;
-static struct watch *watches;
-static int nwatches, watches_size;
 static int ticking;
 static int stdio_fl[2] = { -1, -1 };	/* flags to restore on 0 and 1 */
 
@@ -113,18 +101,14 @@ static const char *spec_text[2];
 static int nspecs;		/* 1: stdio and spec[0]; 2: relay */
 
 static int lfd = -1;		/* listening socket */
-static int listening;		/* lfd is watched */
-static int accept_paused;	/* EMFILE: retry on the tick */
+static struct zc_server *server;	/* accepting on lfd */
 static struct zc_sockfile sockfile;	/* the unix-listen socket file */
-static int nconns;
 static int stdin_eof;
 
 /* Where new connections connect to (the non-listening spec). */
 static struct {
 	int idx;		/* index into spec[], -1: stdio */
-	int async;		/* 1: connected here, non-blocking */
-	struct addrinfo *ai;
-	struct sockaddr_un sun;
+	int async;		/* 1: zc_connect_start, from the loop */
 	int is_unix;
 } target;
 
@@ -345,41 +329,6 @@ say_connected(const char *name, int fd)
 		    "succeeded!\n", esc(name), host, serv, service_of(serv));
 }
 
-/* Watches fd in the loop and remembers it for poll_watches(). */
-static int
-watch(int fd, unsigned events,
-    void (*cb)(struct zc_loop *, int, unsigned, void *), void *arg)
-{
-	struct watch *w;
-	int r;
-
-	if (nwatches == watches_size) {
-		w = reallocarray(watches, watches_size + 64, sizeof(*w));
-		if (w == NULL)
-			return -ENOMEM;
-		watches = w;
-		watches_size += 64;
-	}
-	if ((r = zc_loop_watch(loop, fd, events, cb, arg)) < 0)
-		return r;
-	watches[nwatches++] = (struct watch){ fd, events, cb, arg };
-	return 0;
-}
-
-static void
-unwatch(int fd)
-{
-	int i;
-
-	for (i = 0; i < nwatches; i++) {
-		if (watches[i].fd != fd)
-			continue;
-		zc_loop_unwatch(loop, fd);
-		watches[i] = watches[--nwatches];
-		return;
-	}
-}
-
 static int
 is_digits(const char *s)
 {
@@ -586,9 +535,7 @@ summary(struct conn *c)
 		    (uintmax_t)st[1].bytes, m[1], secs);
 }
 
-static void resume_accept(void);
-
-/* Tears a connection down: its flows, sockets and timers. */
+/* Tears a connection down: its flows, sockets and connect. */
 static void
 conn_end(struct conn *c)
 {
@@ -604,10 +551,9 @@ conn_end(struct conn *c)
 		}
 		d->running = 0;
 	}
-	if (c->cfd >= 0) {
-		unwatch(c->cfd);
-		close(c->cfd);
-		c->cfd = -1;
+	if (c->cn != NULL) {
+		zc_connect_cancel(c->cn);
+		c->cn = NULL;
 	}
 	for (i = 0; i < 2; i++)
 		if (c->d[i].lane >= 0)
@@ -619,9 +565,9 @@ conn_end(struct conn *c)
 	end_close(&c->e[0]);
 	end_close(&c->e[1]);
 	LIST_REMOVE(c, entry);
+	if (c->served && server != NULL)
+		zc_server_done(server);
 	free(c);
-	nconns--;
-	resume_accept();
 }
 
 static void
@@ -851,100 +797,24 @@ conn_start(struct conn *c)
 		conn_end(c);
 }
 
-static void try_connect(struct conn *c);
-
-/* The connecting socket is ready: connected, or on to the next address. */
+/* The connect to the target called back: connected, or it failed. */
 static void
-on_connect(struct zc_loop *l, int fd, unsigned revents, void *arg)
+on_connected(struct zc_connect *cn, int fd, void *arg)
 {
 	struct conn *c = arg;
 	struct end *e = &c->e[1];
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
 
-	unwatch(fd);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
-		soerr = errno;
-	if (soerr != 0) {
-		close(fd);
-		c->cfd = -1;
-		c->cerr = -soerr;
-		if (c->cai != NULL)
-			c->cai = c->cai->ai_next;
-		try_connect(c);
+	c->cn = NULL;
+	if (fd < 0) {
+		conn_fail(c, e->label, fd);
 		return;
 	}
-	c->cfd = -1;
 	e->rfd = e->wfd = fd;
 	e->owned = 1;
 	e->sock = 1;
 	if (vflag && !target.is_unix)
 		say_connected(spec[target.idx].host, fd);
 	conn_start(c);
-}
-
-/* Tries the target's addresses from c->cai on, without blocking; ends
- * the connection with the last error when none is left. */
-static void
-try_connect(struct conn *c)
-{
-	const struct sockaddr *sa;
-	socklen_t salen;
-	int fd, family;
-
-	c->unix_retry = 0;
-	for (;;) {
-		if (target.is_unix) {
-			sa = (const void *)&target.sun;
-			salen = sizeof(target.sun);
-			family = AF_UNIX;
-		} else if (c->cai != NULL) {
-			sa = c->cai->ai_addr;
-			salen = c->cai->ai_addrlen;
-			family = c->cai->ai_family;
-		} else
-			break;
-		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-		if (fd == -1) {
-			c->cerr = -errno;
-			if (target.is_unix)
-				break;
-			c->cai = c->cai->ai_next;
-			continue;
-		}
-		c->cfd = fd;
-		if (have_src && !target.is_unix &&
-		    (c->cerr = zc_bind_source(fd, family, &srcaddr, oflags)) < 0) {
-			close(fd);
-			c->cfd = -1;
-			c->cai = c->cai->ai_next;
-			continue;
-		}
-		if (connect(fd, sa, salen) == 0 || errno == EINPROGRESS) {
-			int r = watch(fd, POLLOUT, on_connect, c);
-
-			if (r < 0) {
-				c->cerr = r;
-				break;
-			}
-			return;
-		}
-		c->cerr = -errno;
-		close(fd);
-		c->cfd = -1;
-		if (target.is_unix) {
-			/* A full backlog: try again on the next tick. */
-			if (errno == EAGAIN) {
-				c->unix_retry = 1;
-				start_tick();
-				return;
-			}
-			break;
-		}
-		c->cai = c->cai->ai_next;
-	}
-	conn_fail(c, c->e[1].label, c->cerr);
 }
 
 /* Opens the far end of c: connects without blocking when the target is
@@ -964,11 +834,12 @@ conn_open_target(struct conn *c)
 	}
 	snprintf(e->label, sizeof(e->label), "spec '%s'",
 	    esc(spec_text[target.idx]));
-	if (wsecs > 0)
-		c->connect_by = now_ms() + wsecs * 1000;
 	if (target.async) {
-		c->cai = target.ai;
-		try_connect(c);
+		c->cn = zc_connect_start(loop, &spec[target.idx], have_src &&
+		    !target.is_unix ? &srcaddr : NULL, oflags,
+		    wsecs > 0 ? wsecs * 1000 : -1, on_connected, c);
+		if (c->cn == NULL)
+			conn_fail(c, e->label, -errno);
 		return;
 	}
 	fl = oflags | ZC_OPEN_NONBLOCK | (dir_off[0] ? 0 : ZC_OPEN_WRITE) |
@@ -1000,13 +871,11 @@ conn_new(void)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->cfd = -1;
 	c->e[0].rfd = c->e[0].wfd = -1;
 	c->e[1].rfd = c->e[1].wfd = -1;
 	c->d[0].lane = c->d[1].lane = -1;
 	c->start = now_ms();
 	LIST_INSERT_HEAD(&conns, c, entry);
-	nconns++;
 	return c;
 }
 
@@ -1020,8 +889,6 @@ conn_limit(void)
 		max = 1;
 	return max;
 }
-
-static void on_accept(struct zc_loop *, int, unsigned, void *);
 
 /* nc's -v line for an accepted connection: "Connection received on
  * ADDR PORT"; for unix sockets the path the client bound (escaped), or
@@ -1041,33 +908,10 @@ say_received(int fd, const char *peer)
 }
 
 static void
-pause_accept(void)
-{
-	if (listening) {
-		unwatch(lfd);
-		listening = 0;
-	}
-}
-
-static void
-resume_accept(void)
-{
-	int max = conn_limit();
-	int r;
-
-	if (lfd < 0 || listening || accept_paused || stopped)
-		return;
-	if (max > 0 && nconns >= max)
-		return;
-	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
-		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(r));
-	listening = 1;
-}
-
-static void
 stop_listening(void)
 {
-	pause_accept();
+	zc_server_free(server);
+	server = NULL;
 	/* While lfd pins its inode, whose number a new file cannot take. */
 	zc_sockfile_unlink(&sockfile);
 	if (lfd >= 0)
@@ -1120,84 +964,69 @@ accept_flush(int now)
 	}
 }
 
+/* The server paused for want of descriptors (every failed try is told,
+ * at most once a second) or failed for good. */
 static void
-on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
+on_server_event(struct zc_server *sv, enum zc_server_event ev, int err,
+    int fd, void *arg)
+{
+	switch (ev) {
+	case ZC_SERVER_EV_PAUSED:
+		accept_warn(err);
+		start_tick();
+		rval = 1;
+		break;
+	case ZC_SERVER_EV_FAILED:
+		warnx("spec '%s': %s", esc(spec_text[0]), zc_strerror(err));
+		rval = 1;
+		stop_listening();
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_accept(struct zc_server *sv, int s, void *arg)
 {
 	struct conn *c;
 	char peer[256];
-	int max = conn_limit();
-	int s;
 
-	while (lfd >= 0 && (max == 0 || nconns < max)) {
-		s = zc_accept(lfd, ZC_OPEN_NONBLOCK, 0);
-		if (s == -EAGAIN || s == -EWOULDBLOCK || s == -ETIMEDOUT)
-			return;
-		if (s == -EINTR)
-			continue;
-		if (s == -EMFILE || s == -ENFILE || s == -ENOBUFS ||
-		    s == -ENOMEM) {
-			accept_warn(s);
-			pause_accept();
-			accept_paused = 1;
-			start_tick();
-			rval = 1;
-			return;
-		}
-		if (s < 0) {
-			warnx("spec '%s': %s", esc(spec_text[0]),
-			    zc_strerror(s));
-			rval = 1;
-			stop_listening();
-			return;
-		}
-		if ((c = conn_new()) == NULL) {
-			warn(NULL);
-			close(s);
-			rval = 1;
-			return;
-		}
-		c->e[0].rfd = c->e[0].wfd = s;
-		c->e[0].owned = 1;
-		c->e[0].sock = 1;
-		peer_text(s, 0, peer, sizeof(peer));
-		snprintf(c->e[0].label, sizeof(c->e[0].label),
-		    "spec '%s': %s", esc(spec_text[0]), peer);
-		if (vflag)
-			say_received(s, peer);
-		if (!kflag)
-			stop_listening();
-		conn_open_target(c);
-		if (lfd < 0)
-			return;
+	if ((c = conn_new()) == NULL) {
+		warn(NULL);
+		close(s);
+		zc_server_done(sv);
+		rval = 1;
+		return;
 	}
-	pause_accept();
+	c->served = 1;
+	c->e[0].rfd = c->e[0].wfd = s;
+	c->e[0].owned = 1;
+	c->e[0].sock = 1;
+	peer_text(s, 0, peer, sizeof(peer));
+	snprintf(c->e[0].label, sizeof(c->e[0].label),
+	    "spec '%s': %s", esc(spec_text[0]), peer);
+	if (vflag)
+		say_received(s, peer);
+	if (!kflag)
+		stop_listening();
+	conn_open_target(c);
 }
 
-/* Timers: connect timeouts, -w idle, -q, unix connect retries. */
+/* Timers: -w idle, -q, the accept failure lines, -P. */
 static void
 on_tick(void *arg)
 {
 	struct conn *c, *next;
 	int64_t now = now_ms();
 
-	if (accept_paused && lfd >= 0) {
-		accept_paused = 0;
-		resume_accept();
-	}
 	accept_flush(0);
 	if (Pflag)
 		progress_tick(0);
 	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
-		if (!c->established) {
-			if (c->connect_by > 0 && now >= c->connect_by) {
-				conn_fail(c, c->e[1].label, -ETIMEDOUT);
-				continue;
-			}
-			if (c->unix_retry)
-				try_connect(c);
+		if (!c->established)
 			continue;
-		}
 		if (c->quit_at > 0 && now >= c->quit_at) {
 			conn_end(c);
 			continue;
@@ -1236,47 +1065,6 @@ busy(void)
 	return !LIST_EMPTY(&conns) || lfd >= 0;
 }
 
-static int
-watched(int fd, void *arg)
-{
-	int i;
-
-	for (i = 0; i < nwatches; i++)
-		if (watches[i].fd == fd && watches[i].arg == arg)
-			return 1;
-	return 0;
-}
-
-/* Drives the watched fds and the tick by hand, for when zc_loop_run has
- * no flow to run: a listener or a connect waiting on its own. */
-static void
-poll_watches(void)
-{
-	struct pollfd *pfd;
-	struct watch *w;
-	int i, n = nwatches, r;
-
-	pfd = calloc(n + 1, sizeof(*pfd));
-	w = calloc(n + 1, sizeof(*w));
-	if (pfd == NULL || w == NULL)
-		err(1, NULL);
-	for (i = 0; i < n; i++) {
-		w[i] = watches[i];
-		pfd[i].fd = w[i].fd;
-		pfd[i].events = w[i].events;
-	}
-	r = poll(pfd, n, ticking ? TICK_MS : -1);
-	if (r == -1 && errno != EINTR)
-		err(1, "poll");
-	for (i = 0; r > 0 && i < n; i++)
-		if (pfd[i].revents != 0 && watched(w[i].fd, w[i].arg))
-			w[i].cb(loop, w[i].fd, pfd[i].revents, w[i].arg);
-	free(pfd);
-	free(w);
-	if (ticking)
-		on_tick(NULL);
-}
-
 /* Turns on the tick that drives the timers. */
 static void
 start_tick(void)
@@ -1287,13 +1075,13 @@ start_tick(void)
 	ticking = 1;
 }
 
-/* Resolves the target of every connection once, before any client
- * comes; exits with the spec message when it cannot be used. */
+/* Checks that the target of every connection resolves, before any
+ * client comes; exits with the spec message when it cannot be used. */
 static void
 prepare_target(void)
 {
 	struct zc_spec *sp;
-	struct addrinfo hints;
+	struct addrinfo hints, *ai;
 	struct stat sb;
 	const char *path = NULL;
 	int r;
@@ -1313,11 +1101,12 @@ prepare_target(void)
 		hints.ai_protocol = IPPROTO_TCP;
 		hints.ai_flags = AI_NUMERICSERV | (nflag ? AI_NUMERICHOST : 0);
 		r = getaddrinfo(sp->host[0] != '\0' ? sp->host : NULL,
-		    sp->port, &hints, &target.ai);
+		    sp->port, &hints, &ai);
 		if (r != 0)
 			errx(1, "spec '%s': %s", esc(spec_text[target.idx]),
 			    r == EAI_SYSTEM ? strerror(errno) :
 			    gai_strerror(r));
+		freeaddrinfo(ai);
 		target.async = 1;
 		return;
 	case ZC_SPEC_UNIX:
@@ -1349,11 +1138,9 @@ prepare_target(void)
 	}
 	if (path == NULL)
 		return;
-	if (strlen(path) >= sizeof(target.sun.sun_path))
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		errx(1, "spec '%s': %s", esc(spec_text[target.idx]),
 		    strerror(ENAMETOOLONG));
-	target.sun.sun_family = AF_UNIX;
-	memcpy(target.sun.sun_path, path, strlen(path) + 1);
 	target.is_unix = 1;
 	target.async = 1;
 }
@@ -1427,8 +1214,8 @@ stdio_nonblock(int restore)
 static void
 start_listening(void)
 {
+	struct zc_server_opts so;
 	char buf[LABEL_MAX];
-	int r;
 
 	lfd = zc_listen_sockfile(&spec[0], oflags | ZC_OPEN_NONBLOCK,
 	    SOMAXCONN, &sockfile);
@@ -1445,9 +1232,13 @@ start_listening(void)
 		    sizeof(serv)) == 0)
 			fprintf(stderr, "Listening on %s %s\n", buf, serv);
 	}
-	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
-		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(r));
-	listening = 1;
+	memset(&so, 0, sizeof(so));
+	so.open_flags = ZC_OPEN_NONBLOCK;
+	so.max_conns = conn_limit();
+	so.on_accept = on_accept;
+	so.on_event = on_server_event;
+	if ((server = zc_server_new(loop, lfd, &so)) == NULL)
+		errx(1, "spec '%s': %s", esc(spec_text[0]), strerror(errno));
 }
 
 /* The end (0 or 1) that is standard input and output, or -1. */
@@ -1869,8 +1660,8 @@ main(int argc, char *argv[])
 			break;
 		if (r < 0 && r != -ETIMEDOUT)
 			errx(1, "event loop: %s", zc_strerror(r));
-		if (r == 0 && busy())
-			poll_watches();
+		if (r == 0)
+			break;	/* nothing watched, nothing to wait for */
 	}
 	if (stopped) {
 		struct conn *c;
@@ -1886,8 +1677,6 @@ main(int argc, char *argv[])
 	accept_flush(1);
 	free_loop();
 	stdio_nonblock(1);
-	if (target.ai != NULL)
-		freeaddrinfo(target.ai);
 	free(hp);
 	return rval;
 }
