@@ -1,6 +1,9 @@
 /*
  * zcat-net: move bytes between standard input/output and a socket, or
- * between two endpoints, both ways at once, on libzerocopy's flow engine.
+ * between two endpoints, both ways at once, on libzerocopy's flow engine;
+ * serve standard input live to many clients (--broadcast); tap a relay's
+ * directions (--tap, --tap-back). Options, messages and wiring: accepting
+ * and connecting are the library's server layer.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -30,6 +33,7 @@
 #define TICK_MS 100
 #define ACCEPT_SAY_MS 1000	/* at most one accept failure line */
 #define LABEL_MAX (ZC_SPEC_PATH_MAX + 128)
+#define MAX_LAG_DEFAULT ((uint64_t)4 << 20)	/* --max-lag, as ztee's */
 
 struct conn;
 
@@ -71,6 +75,30 @@ struct conn {
 };
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+
+/* --broadcast: a client, one sink of the live flow from standard input. */
+struct client {
+	LIST_ENTRY(client) entry;
+	int fd;
+	int sink;
+	int watched;		/* what it sends is read and dropped */
+	uint64_t joined_at;	/* bytes the flow had read when it came */
+	char label[LABEL_MAX];
+};
+
+static LIST_HEAD(, client) clients = LIST_HEAD_INITIALIZER(clients);
+static struct zc_flow *bflow;	/* standard input to every client */
+static int blane = -1;		/* -P: its lane */
+static int bflag;		/* --broadcast */
+static uint64_t max_lag;	/* --max-lag; 0: not given */
+
+/* --tap (0, A to B) and --tap-back (1, B to A): opened once. */
+static struct {
+	const char *text;
+	int fd;
+	int owned;
+	int gone;		/* failed: told once, not used again */
+} tap[2] = { { NULL, -1, 0, 0 }, { NULL, -1, 0, 0 } };
 
 static struct zc_loop *volatile loop;
 static int ticking;
@@ -122,10 +150,16 @@ static void end_stdio(struct end *);
 #define OPT_ONE_WAY 0x100
 #define OPT_RECV_ONLY 0x101
 #define OPT_SEND_ONLY 0x102
+#define OPT_BROADCAST 0x103
+#define OPT_MAX_LAG 0x104
+#define OPT_TAP 0x105
+#define OPT_TAP_BACK 0x106
 
 static const struct option longopts[] = {
+	{ "broadcast", no_argument, NULL, OPT_BROADCAST },
 	{ "copy-out", no_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "max-lag", required_argument, NULL, OPT_MAX_LAG },
 	{ "no-splice", no_argument, NULL, 'S' },
 	{ "one-way", no_argument, NULL, OPT_ONE_WAY },
 	{ "progress", no_argument, NULL, 'P' },
@@ -133,6 +167,8 @@ static const struct option longopts[] = {
 	{ "recv-only", no_argument, NULL, OPT_RECV_ONLY },
 	{ "send-only", no_argument, NULL, OPT_SEND_ONLY },
 	{ "splice-tcp", no_argument, NULL, 'T' },
+	{ "tap", required_argument, NULL, OPT_TAP },
+	{ "tap-back", required_argument, NULL, OPT_TAP_BACK },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -144,7 +180,9 @@ static const char synopsis[] =
     " host port [port ...]\n"
     "       %1$s -l [options] [host] port\n"
     "       %1$s -l -p port [options] [host]\n"
-    "       %1$s [-l] [options] spec [spec_b]\n";
+    "       %1$s [-l] [options] [--tap spec] [--tap-back spec] spec [spec_b]\n"
+    "       %1$s -k -l --broadcast [-m max] [--max-lag size] [options] [host]"
+    " port\n";
 
 static void
 usage(void)
@@ -194,6 +232,15 @@ help(void)
 "      --splice-tcp splice into sockets (by default the fastest of this,\n"
 "                  --copy-out and read/write is measured as bytes go)\n"
 "      --copy-out  splice in, read out of the pipe and write(2) to sockets\n"
+"      --broadcast with -k -l: standard input to every client connected,\n"
+"                  each from when it joins; what clients send is dropped\n"
+"      --max-lag size\n"
+"                  a broadcast client (default 4M) or a tap more than size\n"
+"                  bytes behind is cut off (suffixes as for -L)\n"
+"      --tap spec  a relay's A to B bytes also go to spec (lossless unless\n"
+"                  --max-lag); with -k one connection at a time\n"
+"      --tap-back spec\n"
+"                  the same for B to A\n"
 "  -h, --help      this help\n"
 "      --version   the version\n"
 "\n"
@@ -670,13 +717,48 @@ on_done(struct zc_flow *f, int err, void *arg)
 		conn_end(c);
 }
 
+/* Sink 0 is the far end: its error ends the direction. Sink 1 is the
+ * direction's tap: told once, dropped, and the relay goes on. */
 static int
 on_sink_error(struct zc_flow *f, int sink, int err, void *arg)
 {
 	struct dir *d = arg;
 
-	d->sink_err = 1;
-	return err;
+	if (sink == 0) {
+		d->sink_err = 1;
+		return err;
+	}
+	if (!tap[d->i].gone) {
+		if (err == -ZC_ELAG)
+			warnx("tap '%s': cut off: more than %ju bytes behind",
+			    esc(tap[d->i].text), (uintmax_t)max_lag);
+		else
+			warnx("tap '%s': %s", esc(tap[d->i].text),
+			    zc_strerror(err));
+	}
+	tap[d->i].gone = 1;
+	rval = 1;
+	return 0;
+}
+
+/* Adds d's tap, if it has one, to its flow: lossless, or lossy with
+ * --max-lag. Returns 0 or -errno. */
+static int
+add_tap(struct dir *d)
+{
+	struct zc_sink_opts so;
+	int r;
+
+	if (tap[d->i].fd < 0 || tap[d->i].gone)
+		return 0;
+	if (max_lag == 0)
+		r = zc_flow_add_sink(d->flow, tap[d->i].fd);
+	else {
+		memset(&so, 0, sizeof(so));
+		so.max_lag = max_lag;
+		r = zc_flow_add_sink_opts(d->flow, tap[d->i].fd, &so);
+	}
+	return r < 0 ? r : 0;
 }
 
 /* The bytes left to read on standard input when it is a regular file,
@@ -723,6 +805,10 @@ progress_tick(int final)
 	int i;
 
 	memcpy(b, prog_done, sizeof(b));
+	if (bflow != NULL && blane >= 0) {
+		zc_flow_stats(bflow, &st);
+		b[blane] += st.bytes;
+	}
 	LIST_FOREACH(c, &conns, entry)
 		for (i = 0; i < 2; i++)
 			if (c->d[i].lane >= 0) {
@@ -770,8 +856,8 @@ conn_start(struct conn *c)
 		if (copyout)
 			o.flags |= ZC_FLOW_COPY_OUT;
 		/* What a client that leaves did not get of standard input
-		 * goes to the next one first. */
-		if (src->stdio && kflag)
+		 * goes to the next one first (one sink only: not tapped). */
+		if (src->stdio && kflag && tap[i].fd < 0)
 			o.flags |= ZC_FLOW_KEEP_REST;
 		o.limit = ZC_NO_LIMIT;
 		if (rate > 0) {
@@ -790,6 +876,14 @@ conn_start(struct conn *c)
 		if ((r = zc_flow_add_sink(d->flow, dir_off[i] ? devnull :
 		    dst->wfd)) < 0) {
 			conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
+			return;
+		}
+		if (!dir_off[i] && (r = add_tap(d)) < 0) {
+			char label[LABEL_MAX];
+
+			snprintf(label, sizeof(label), "tap '%s'",
+			    esc(tap[i].text));
+			conn_fail(c, label, r);
 			return;
 		}
 	}
@@ -884,8 +978,10 @@ conn_limit(void)
 {
 	int max = maxconns;
 
-	/* Standard input and output serve one client at a time. */
-	if (target.idx < 0 && (max == 0 || max > 1))
+	/* Standard input and output serve one client at a time; so does
+	 * a tap, which gets every connection's bytes in turn. */
+	if ((target.idx < 0 || tap[0].fd >= 0 || tap[1].fd >= 0) &&
+	    (max == 0 || max > 1))
 		max = 1;
 	return max;
 }
@@ -981,6 +1077,15 @@ on_server_event(struct zc_server *sv, enum zc_server_event ev, int err,
 		rval = 1;
 		stop_listening();
 		break;
+	case ZC_SERVER_EV_REFUSED:
+		if (vflag) {
+			char peer[256];
+
+			peer_text(fd, 0, peer, sizeof(peer));
+			warnx("spec '%s': %s: refused: %d clients already",
+			    esc(spec_text[0]), peer, maxconns);
+		}
+		break;
 	default:
 		break;
 	}
@@ -1011,6 +1116,196 @@ on_accept(struct zc_server *sv, int s, void *arg)
 	if (!kflag)
 		stop_listening();
 	conn_open_target(c);
+}
+
+/*
+ * --broadcast: one live flow from standard input, whose sinks are the
+ * clients connected (lossy, --max-lag); it reads and drops its input
+ * when no client is there. What a client sends is read and dropped,
+ * until its end of file.
+ */
+
+static struct client *
+client_of(int sink)
+{
+	struct client *cl;
+
+	LIST_FOREACH(cl, &clients, entry)
+		if (cl->sink == sink)
+			return cl;
+	return NULL;
+}
+
+/* Removes a client: its sink (which closes its fd) and its watch. */
+static void
+client_free(struct client *cl)
+{
+	if (cl->watched)
+		zc_loop_unwatch(loop, cl->fd);
+	LIST_REMOVE(cl, entry);
+	zc_flow_remove_sink(bflow, cl->sink);
+	if (server != NULL)
+		zc_server_done(server);
+	free(cl);
+}
+
+/* Reads what a client sent and drops it; stops at its end of file. */
+static void
+client_read(struct zc_loop *l, int fd, unsigned revents, void *arg)
+{
+	static char scratch[64 * 1024];
+	struct client *cl = arg;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (n > 0 || (n == -1 && errno == EINTR))
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		zc_loop_unwatch(l, fd);
+		cl->watched = 0;
+		return;
+	}
+}
+
+/* A client left (a write failed) or was cut off (-ZC_ELAG): told with
+ * -v, never an error. */
+static int
+b_sink_error(struct zc_flow *f, int sink, int err, void *arg)
+{
+	struct client *cl = client_of(sink);
+	struct zc_stats st, fs;
+
+	if (cl == NULL)
+		return 0;
+	zc_flow_sink_stats(f, sink, &st);
+	zc_flow_stats(f, &fs);
+	if (!vflag)
+		;
+	else if (err == -ZC_ELAG && fs.bytes - cl->joined_at - st.bytes >
+	    max_lag)
+		warnx("%s: cut off after %ju bytes: more than %ju bytes "
+		    "behind", cl->label, (uintmax_t)st.bytes,
+		    (uintmax_t)max_lag);
+	else if (err == -ZC_ELAG)
+		warnx("%s: cut off after %ju bytes: stalled at end of input",
+		    cl->label, (uintmax_t)st.bytes);
+	else if (err == -EPIPE || err == -ECONNRESET)
+		warnx("%s: left after %ju bytes", cl->label,
+		    (uintmax_t)st.bytes);
+	else
+		warnx("%s: left after %ju bytes: %s", cl->label,
+		    (uintmax_t)st.bytes, zc_strerror(err));
+	client_free(cl);
+	return 0;
+}
+
+/* Ends the broadcast: every client still there gets its end of file
+ * (its write side shut, what it sent read, so that closing sends no
+ * reset that could cost it the tail); told with -v when say. */
+static void
+b_end(int say)
+{
+	struct client *cl;
+	struct zc_stats st;
+	char junk[4096];
+	int i;
+
+	while ((cl = LIST_FIRST(&clients)) != NULL) {
+		zc_flow_sink_stats(bflow, cl->sink, &st);
+		if (vflag && say)
+			warnx("%s: ended after %ju bytes", cl->label,
+			    (uintmax_t)st.bytes);
+		shutdown(cl->fd, SHUT_WR);
+		for (i = 0; i < 64; i++)
+			if (recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+				break;
+		client_free(cl);
+	}
+	if (blane >= 0) {
+		zc_flow_stats(bflow, &st);
+		prog_done[blane] += st.bytes;
+	}
+	zc_flow_free(bflow);
+	bflow = NULL;
+	stop_listening();
+}
+
+static void
+b_done(struct zc_flow *f, int err, void *arg)
+{
+	if (err < 0 && err != -EPIPE) {
+		warnx("stdin: %s", zc_strerror(err));
+		rval = 1;
+	}
+	b_end(1);
+}
+
+/* A client joins: a lossy sink of the live flow from now on. */
+static void
+b_accept(struct zc_server *sv, int fd, void *arg)
+{
+	struct zc_sink_opts so;
+	struct client *cl;
+	struct zc_stats fs;
+	char peer[256];
+	int r;
+
+	peer_text(fd, 0, peer, sizeof(peer));
+	if (vflag)
+		say_received(fd, peer);
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		warn(NULL);
+		close(fd);
+		zc_server_done(sv);
+		rval = 1;
+		return;
+	}
+	cl->fd = fd;
+	snprintf(cl->label, sizeof(cl->label), "spec '%s': %s",
+	    esc(spec_text[0]), peer);
+	zc_flow_stats(bflow, &fs);
+	cl->joined_at = fs.bytes;
+	memset(&so, 0, sizeof(so));
+	so.flags = ZC_SINK_CLOSE;
+	so.max_lag = max_lag;
+	if ((r = zc_flow_add_sink_opts(bflow, fd, &so)) < 0) {
+		warnx("%s: %s", cl->label, zc_strerror(r));
+		close(fd);
+		free(cl);
+		zc_server_done(sv);
+		rval = 1;
+		return;
+	}
+	cl->sink = r;
+	LIST_INSERT_HEAD(&clients, cl, entry);
+	if (zc_loop_watch(loop, fd, POLLIN, client_read, cl) == 0)
+		cl->watched = 1;
+}
+
+/* The live flow from standard input, with no client yet. */
+static void
+start_broadcast(void)
+{
+	struct zc_flow_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.flags = ZC_FLOW_LIVE | (nosplice ? ZC_FLOW_NO_SPLICE : 0) |
+	    (splicetcp ? ZC_FLOW_SPLICE_TCP : 0) |
+	    (copyout ? ZC_FLOW_COPY_OUT : 0);
+	o.limit = ZC_NO_LIMIT;
+	if (rate > 0) {
+		o.flags |= ZC_FLOW_RATE;
+		o.rate = rate;
+	}
+	o.on_done = b_done;
+	o.on_sink_error = b_sink_error;
+	if ((bflow = zc_flow_new(loop, STDIN_FILENO, &o)) == NULL)
+		errx(1, "stdin: %s", strerror(errno));
+	if (Pflag)
+		blane = progress_lane(&prog, "send", stdin_size());
 }
 
 /* Timers: -w idle, -q, the accept failure lines, -P. */
@@ -1062,7 +1357,7 @@ on_tick(void *arg)
 static int
 busy(void)
 {
-	return !LIST_EMPTY(&conns) || lfd >= 0;
+	return !LIST_EMPTY(&conns) || lfd >= 0 || bflow != NULL;
 }
 
 /* Turns on the tick that drives the timers. */
@@ -1234,8 +1529,10 @@ start_listening(void)
 	}
 	memset(&so, 0, sizeof(so));
 	so.open_flags = ZC_OPEN_NONBLOCK;
-	so.max_conns = conn_limit();
-	so.on_accept = on_accept;
+	so.max_conns = bflag ? maxconns : conn_limit();
+	/* A broadcast closes the clients over -m at once. */
+	so.flags = bflag ? ZC_SERVER_REFUSE : 0;
+	so.on_accept = bflag ? b_accept : on_accept;
 	so.on_event = on_server_event;
 	if ((server = zc_server_new(loop, lfd, &so)) == NULL)
 		errx(1, "spec '%s': %s", esc(spec_text[0]), strerror(errno));
@@ -1457,6 +1754,18 @@ main(int argc, char *argv[])
 		case 'z':
 			zflag = 1;
 			break;
+		case OPT_BROADCAST:
+			bflag = 1;
+			break;
+		case OPT_MAX_LAG:
+			max_lag = parse_size("max lag", optarg);
+			if (max_lag == 0)
+				errx(1, "invalid max lag: '%s'", esc(optarg));
+			break;
+		case OPT_TAP:
+		case OPT_TAP_BACK:
+			tap[ch == OPT_TAP_BACK].text = optarg;
+			break;
 		case OPT_ONE_WAY:
 		case OPT_RECV_ONLY:
 		case OPT_SEND_ONLY:
@@ -1621,6 +1930,23 @@ main(int argc, char *argv[])
 	    spec[target.idx].kind != ZC_SPEC_TCP))
 		errx(1, "-p and -s need a TCP connection to make");
 	set_directions();
+	if (bflag && (!kflag || nspecs != 1 || !is_listen(&spec[0])))
+		errx(1, "--broadcast needs -k and one listening spec (-l)");
+	if (bflag && (dflag || oneway != BOTH_WAYS || qsecs >= 0 ||
+	    wsecs > 0 || tap[0].text != NULL || tap[1].text != NULL))
+		errx(1, "--broadcast cannot go with -d, -q, -w, --send-only, "
+		    "--recv-only, --one-way, --tap or --tap-back");
+	if ((tap[0].text != NULL || tap[1].text != NULL) && nspecs != 2)
+		errx(1, "--tap and --tap-back need a relay (two specs)");
+	for (r = 0; r < 2; r++)
+		if (tap[r].text != NULL && dir_off[r])
+			errx(1, "%s: the %s direction is left out",
+			    r ? "--tap-back" : "--tap", r ? "B to A" : "A to B");
+	if (max_lag > 0 && !bflag && tap[0].text == NULL &&
+	    tap[1].text == NULL)
+		errx(1, "--max-lag needs --broadcast, --tap or --tap-back");
+	if (bflag && max_lag == 0)
+		max_lag = MAX_LAG_DEFAULT;
 	check_stdio();
 	if ((dir_off[0] || dir_off[1]) &&
 	    (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
@@ -1643,9 +1969,22 @@ main(int argc, char *argv[])
 	if (wsecs > 0 || qsecs > 0 || Pflag)
 		start_tick();
 
-	if (is_listen(&spec[0]))
+	for (r = 0; r < 2; r++) {
+		struct zc_endpoint ep;
+
+		if (tap[r].text == NULL)
+			continue;
+		open_spec(&ep, tap[r].text, ZC_OPEN_WRITE | (oflags &
+		    (ZC_OPEN_APPEND | ZC_OPEN_IPV4 | ZC_OPEN_IPV6 |
+		    ZC_OPEN_NUMERIC)), wsecs > 0 ? wsecs * 1000 : -1);
+		tap[r].fd = ep.fd;
+		tap[r].owned = ep.owned;
+	}
+	if (is_listen(&spec[0])) {
 		start_listening();
-	else {
+		if (bflag)
+			start_broadcast();
+	} else {
 		struct conn *c;
 
 		if ((c = conn_new()) == NULL)
@@ -1670,6 +2009,10 @@ main(int argc, char *argv[])
 			c->failed = 1;
 			conn_end(c);
 		}
+		if (bflow != NULL) {
+			b_end(0);
+			rval = 1;
+		}
 	}
 	if (Pflag)
 		progress_tick(1);
@@ -1677,6 +2020,11 @@ main(int argc, char *argv[])
 	accept_flush(1);
 	free_loop();
 	stdio_nonblock(1);
+	for (r = 0; r < 2; r++)
+		if (tap[r].owned && close(tap[r].fd) == -1 && !tap[r].gone) {
+			warn("tap '%s'", esc(tap[r].text));
+			rval = 1;
+		}
 	free(hp);
 	return rval;
 }
