@@ -373,7 +373,8 @@ struct zc_loop *zc_loop_new(void);
 void zc_loop_free(struct zc_loop *loop);
 
 /*
- * Runs until no flow is left running (0), until zc_loop_stop (-ECANCELED),
+ * Runs until no flow is left running, no descriptor is watched and no
+ * server or connect waits on a timer (0), until zc_loop_stop (-ECANCELED),
  * or until no byte moved and no event came for timeout_ms (-ETIMEDOUT;
  * timeout_ms < 0: no bound). Callbacks run from inside this call.
  */
