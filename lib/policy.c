@@ -331,15 +331,17 @@ flow_setup(struct zc_flow *f)
 	unsigned cand;
 	int r;
 
-	if (f->nsinks == 0)
+	if (f->nsinks == 0 && !f->live)
 		return flow_fail(f, -EINVAL);
 	f->psize = f->o.pipe_size ? f->o.pipe_size : zc_pipe_max_size();
-	f->qsize = MIN(f->psize, pipe_share(f->loop, f->nsinks));
+	f->qsize = MIN(f->psize, pipe_share(f->loop,
+	    f->nsinks > 0 ? f->nsinks : 1));
 	for (r = 0; r < f->nsinks; r++) {
 		s = f->sinks[r];
+		/* Live flows splice into their sockets: see zc_loop_new(3). */
 		s->e.rw = s->e.kind == ZC_KIND_SOCKET &&
 		    ((f->o.flags & ZC_FLOW_COPY_OUT) ||
-		    (f->nsinks > 1 && zc__is_tcp(s->e.fd) &&
+		    (f->nsinks > 1 && !f->live && zc__is_tcp(s->e.fd) &&
 		    !(f->o.flags & ZC_FLOW_SPLICE_TCP)));
 	}
 	if (f->o.flags & ZC_FLOW_NO_SPLICE) {
@@ -348,7 +350,7 @@ flow_setup(struct zc_flow *f)
 		f->mode = M_RW;
 		return 0;
 	}
-	if (f->nsinks > 1) {
+	if (f->nsinks > 1 || f->live || f->nlossy) {
 		f->mode = M_ROUND;	/* fanout.c makes H if it can */
 		return 0;
 	}
@@ -381,11 +383,12 @@ flow_setup(struct zc_flow *f)
 int
 policy_apply(struct zc_flow *f)
 {
-	struct sink *s = f->sinks[0];
+	struct sink *s;
 	int want = f->pol.want;
 
-	if (!f->pol.pending || f->src.rw || s->e.blen)
+	if (!f->pol.pending || f->src.rw || f->sinks[0]->e.blen)
 		return 0;
+	s = f->sinks[0];
 	switch (f->mode) {
 	case M_SRCPIPE:
 		s->e.rw = want != ZC__PM_SPLICE;
@@ -432,10 +435,13 @@ policy_apply(struct zc_flow *f)
 void
 policy_wait(struct zc_flow *f)
 {
-	struct sink *s = f->sinks[0];
+	struct sink *s;
 
 	f->pol_wait = 0;
-	if (f->pol.cand == 0 || f->src.w != EPOLLIN || s->e.w != 0 ||
+	if (f->pol.cand == 0)
+		return;
+	s = f->sinks[0];
+	if (f->src.w != EPOLLIN || s->e.w != 0 ||
 	    f->h.len || f->blen || s->e.blen || f->src.blen)
 		return;
 	f->pol_wait = f->loop->now;
