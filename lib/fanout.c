@@ -544,11 +544,16 @@ round_discard(struct zc_flow *f)
 	char tmp[4096];
 	ssize_t n;
 
-	if (null >= 0)
+	n = -1;
+	errno = EINVAL;
+	if (null >= 0 && !f->nullrw)
 		n = splice(spipe, NULL, null, NULL, MIN(f->discard, CHUNK_MAX),
 		    SPLICE_F_NONBLOCK);
-	else
+	if (n == -1 && (errno == EINVAL || errno == ENOSYS ||
+	    errno == EOPNOTSUPP)) {
+		f->nullrw = null >= 0;	/* splice refused: read from now on */
 		n = read(spipe, tmp, MIN(f->discard, sizeof(tmp)));
+	}
 	if (n == -1 && errno == EINTR)
 		return 1;
 	if (n <= 0)

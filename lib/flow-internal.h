@@ -175,6 +175,7 @@ struct zc_flow {
 	int live;		/* ZC_FLOW_LIVE */
 	int nlossy;		/* sinks with a max_lag, live or not */
 	int njoin;		/* sinks waiting to join */
+	int nullrw;		/* M_ROUND: splice to /dev/null refused */
 	int nbehind;		/* M_ROUND: lossy sinks behind, buffered */
 };
 

@@ -503,7 +503,7 @@ main(int argc, char *argv[])
 	run_stalled("stall-at-end", 1, 1, 16 << 20, 40 << 20, 64 << 20,
 	    12 << 20, 2);
 	/* Unpaced: the one fast reader leads, as fast as it goes. */
-	run_stalled("stall-unpaced", 1, 0, 64 << 20, 0, 4 << 20, 1 << 20, 1);
+	run_stalled("stall-unpaced", 1, 0, 64 << 20, 0, 4 << 20, 1, 1);
 	remove_tmpdir();
 	return failures ? 1 : 0;
 }
