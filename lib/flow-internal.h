@@ -283,6 +283,7 @@ int	step_rest(struct zc_flow *);
 void	rest_free_all(struct zc_loop *);
 
 /* policy.c */
+int	sink_copy_out(const struct zc_flow *, const struct sink *, int);
 int	flow_setup(struct zc_flow *);
 int	policy_apply(struct zc_flow *);
 void	policy_wait(struct zc_flow *);

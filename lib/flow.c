@@ -947,6 +947,7 @@ zc_flow_add_sink_opts(struct zc_flow *f, int fd,
 	if (started) {
 		/* Counted in from the next round on (flow_join). */
 		s->joining = s->dropped = 1;
+		s->e.rw = sink_copy_out(f, s, 1);
 		f->njoin++;
 		flow_ready(f);
 	} else
