@@ -239,6 +239,7 @@ int	pipe_resize(struct zc_loop *, struct zc_pipe *, size_t);
 void	pipe_put(struct zc_loop *, struct zc_pipe *);
 void	flow_grow(struct zc_flow *);
 void	loop_trim(struct zc_loop *);
+void	pool_trim(struct zc_loop *);
 int	loop_devnull(struct zc_loop *);
 int	buf_get(struct zc_loop *, char **, size_t *);
 void	buf_put(struct zc_loop *, char **, size_t *);

@@ -980,6 +980,8 @@ zc_flow_remove_sink(struct zc_flow *f, int sink)
 	if (s->close_fd)
 		close(s->e.fd);
 	s->removed = 1;
+	if (f->live)
+		pool_trim(f->loop);
 	if (!f->done)
 		flow_ready(f);
 	f->busy--;
