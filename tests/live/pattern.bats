@@ -136,10 +136,11 @@ PY
 	[ "$output" = "3 3000000" ]
 	rm -f port
 	serve data tcp
-	run timeout 20 "$PAT" sub -b 1000 127.0.0.1 "$PORT"
+	run timeout 20 "$PAT" sub -b 1000 -l local 127.0.0.1 "$PORT"
 	wait "$SRV"
 	[ "$status" -eq 0 ]
 	[ "$output" = "3 1000" ]
+	[[ $(cat local) =~ ^127\.0\.0\.1:[0-9]+$ ]]
 	rm -f port
 	printf 'Z' | dd of=data bs=1 seek=2000000 conv=notrunc status=none
 	serve data tcp
@@ -164,4 +165,30 @@ PY
 	read -r off len <<<"$output"
 	[ "$off" -eq 0 ]
 	[ "$len" -gt 100000 ] && [ "$len" -lt 1500000 ] || { echo "$output"; false; }
+}
+
+@test "stall connects and never reads; sub -s stops reading and stays" {
+	"$PAT" gen 50000000 >data
+	serve data tcp
+	timeout 20 "$PAT" stall -l local 127.0.0.1 "$PORT" &
+	st=$!
+	for _ in $(seq 100); do [ -s local ] && break; sleep 0.05; done
+	[[ $(cat local) =~ ^127\.0\.0\.1:[0-9]+$ ]]
+	sleep 0.5
+	kill -0 "$SRV"		# the server is still blocked in sendall
+	kill "$st"
+	wait "$SRV" || :
+	rm -f port
+	serve data tcp
+	timeout 20 "$PAT" sub -r 10M -s 0.3 127.0.0.1 "$PORT" >got &
+	st=$!
+	for _ in $(seq 100); do [ -s got ] && break; sleep 0.05; done
+	sleep 0.3
+	kill -0 "$st"		# still connected
+	kill -0 "$SRV"
+	read -r off len <got
+	[ "$off" -eq 0 ]
+	[ "$len" -gt 0 ] && [ "$len" -lt 50000000 ]
+	kill "$st"
+	wait "$SRV" || :
 }

@@ -14,14 +14,17 @@
  *	first bad byte and exits 1 (also for fewer than MIN bytes, and
  *	for 1 to 15 bytes, too few to place for sure)
  *   zc-pattern sub [-n MIN] [-b BYTES] [-t SECONDS] [-s SECONDS]
- *	    [-r RATE] [-U] HOST PORT | PATH
+ *	    [-r RATE] [-l FILE] [-U] HOST PORT | PATH
  *	connects (TCP, or the unix socket PATH with -U), reads and checks
  *	as check does, at most RATE bytes a second; leaves (close) after
- *	BYTES bytes or SECONDS seconds, or at end of input; with -s stops
- *	reading after SECONDS and stays connected until killed; prints
- *	"OFFSET LENGTH" when it leaves
- *   zc-pattern stall [-U] HOST PORT | PATH
+ *	BYTES bytes or SECONDS seconds, or at end of input; prints
+ *	"OFFSET LENGTH" when it leaves; with -s stops reading after
+ *	SECONDS, prints "OFFSET LENGTH" and stays connected until killed
+ *   zc-pattern stall [-l FILE] [-U] HOST PORT | PATH
  *	connects and never reads, until killed
+ *
+ * With -l, sub and stall write their own end's "ADDR:PORT" (TCP; "-"
+ * for unix) and a newline to FILE once connected.
  *
  * Sizes take K, M, G (powers of 1024); seconds may have a fraction.
  * Memory stays flat whatever the size. Exit 0 pass, 1 fail.
@@ -365,20 +368,51 @@ dial(int unix_, char *argv[], int argc)
 	err(1, "%s %s", argv[0], argv[1]);
 }
 
+/* -l: fd's local address as messages show a peer, written to path
+ * whole (rename), so that a reader never sees half of it. */
+static void
+put_local(int fd, const char *path)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV], tmp[4096];
+	FILE *fp;
+
+	if (path == NULL)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		err(1, "%s", tmp);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		err(1, "getsockname");
+	if (ss.ss_family == AF_UNIX)
+		fprintf(fp, "-\n");
+	else if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
+	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		errx(1, "getnameinfo");
+	else
+		fprintf(fp, ss.ss_family == AF_INET6 ? "[%s]:%s\n" :
+		    "%s:%s\n", host, serv);
+	if (fclose(fp) != 0 || rename(tmp, path) == -1)
+		err(1, "%s", path);
+}
+
 static int
 sub(int argc, char *argv[])
 {
 	struct checker ck = { 0 };
 	uint64_t min = 0, bytes = UINT64_MAX, rate = 0, got = 0;
 	double secs = -1, stop = -1, t0, t;
+	const char *lfile = NULL;
 	struct pollfd pfd;
 	size_t n;
 	ssize_t r;
 	int c, unix_ = 0, fd, ms;
 
-	while ((c = getopt(argc, argv, "b:n:r:s:t:U")) != -1) {
+	while ((c = getopt(argc, argv, "b:l:n:r:s:t:U")) != -1) {
 		switch (c) {
 		case 'b': bytes = size_arg(optarg); break;
+		case 'l': lfile = optarg; break;
 		case 'n': min = size_arg(optarg); break;
 		case 'r': rate = size_arg(optarg); break;
 		case 's': stop = secs_arg(optarg); break;
@@ -388,10 +422,14 @@ sub(int argc, char *argv[])
 		}
 	}
 	fd = dial(unix_, argv + optind, argc - optind);
+	put_local(fd, lfile);
 	t0 = now();
 	while (got < bytes) {
 		t = now() - t0;
 		if (stop >= 0 && t >= stop) {
+			/* What it has so far, then connected for ever. */
+			if (finish(&ck, min) != 0)
+				return 1;
 			fflush(stdout);
 			for (;;)
 				pause();
@@ -437,15 +475,17 @@ sub(int argc, char *argv[])
 static int
 stall(int argc, char *argv[])
 {
+	const char *lfile = NULL;
 	int c, unix_ = 0;
 
-	while ((c = getopt(argc, argv, "U")) != -1) {
+	while ((c = getopt(argc, argv, "l:U")) != -1) {
 		switch (c) {
+		case 'l': lfile = optarg; break;
 		case 'U': unix_ = 1; break;
 		default: return 2;
 		}
 	}
-	(void)dial(unix_, argv + optind, argc - optind);
+	put_local(dial(unix_, argv + optind, argc - optind), lfile);
 	for (;;)
 		pause();
 }
