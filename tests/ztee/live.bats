@@ -87,10 +87,10 @@ wait_ztee() {
 		kill -0 "$ZPID" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill "$TPID" 2>/dev/null
+	kill "$TPID" 2>/dev/null || :
 	ZST=0
 	wait "$TPID" || ZST=$?
-	wait "$CPID" || { echo "standard output:"; cat stdout.chk; return 1; }
+	wait "$CPID" || { echo "standard output: $?"; cat stdout.chk; return 1; }
 }
 
 # "OFFSET LENGTH" of a subscriber's slice, from its file.
@@ -384,7 +384,7 @@ TOTAL=$((1536 << 20))
 	PIDS+=($!)
 	wait_ztee 30
 	[ "$ZST" -eq 0 ]
-	grep -qx "ztee: 'listen:\[::1\]:0': subscriber 1 joined from $(cat a1)" err
+	grep -Fqx "ztee: 'listen:[::1]:0': subscriber 1 joined from $(cat a1)" err
 	[[ $(cat a1) == \[::1\]:* ]]
 	read -r off len <s1
 	[ $((off + len)) -eq "$size" ]
