@@ -424,3 +424,30 @@ TOTAL=$((1536 << 20))
 	[ "$status" -eq 0 ]
 	same data copy
 }
+
+@test "-k: standard output without a reader still ends it by SIGPIPE; with -p the stream goes on for subscribers" {
+	"$PAT" gen 10000000 >data
+	run bash -c "'$ZTEE' -k listen:127.0.0.1:0 <data | head -c 1000 >/dev/null; echo \${PIPESTATUS[0]}"
+	[ "$output" = 141 ]
+	mkfifo zin zo
+	timeout 30 "$PAT" gen -r 10M 20M >zin &
+	PIDS+=($!)
+	timeout 30 head -c 1000 <zo >/dev/null &
+	PIDS+=($!)
+	"$ZTEE" -k -p listen:127.0.0.1:0 file <zin >zo 2>err &
+	ZPID=$!
+	PIDS+=($ZPID)
+	port=$(lport "$ZPID")
+	timeout 30 "$PAT" sub 127.0.0.1 "$port" >s1 &
+	PIDS+=($!)
+	st=0
+	wait "$ZPID" || st=$?
+	[ "$st" -eq 0 ]
+	[ ! -s err ]
+	run "$PAT" check <file
+	[ "$output" = "0 20971520" ]
+	wait "${PIDS[-1]}"
+	read -r off len <s1
+	[ "$len" -gt 0 ]
+	[ $((off + len)) -eq 20971520 ]
+}
