@@ -18,9 +18,11 @@
  * S.
  */
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,7 +144,8 @@ round_to_rw(struct zc_flow *f)
 	pipe_put(f->loop, &f->h);
 	for (i = 0; i < f->nsinks; i++) {
 		s = f->sinks[i];
-		pipe_put(f->loop, &s->q);
+		if (!LOSSY(s) || s->q.len == 0)
+			pipe_put(f->loop, &s->q);
 		s->off = 0;
 		s->rb = 0;
 	}
@@ -163,7 +166,7 @@ round_hub(struct zc_flow *f)
 
 	if ((r = round_plan(f)) < 0)
 		return flow_fail(f, r);
-	if (r == f->nlive)
+	if (r == f->nlive && f->nbehind == 0)
 		return round_to_rw(f);
 	if (pipe_get(f->loop, &f->h, f->psize) < 0)
 		return round_to_rw(f);
@@ -178,8 +181,10 @@ round_hub(struct zc_flow *f)
  * Chooses how each live sink gets this round's bytes (s->rb: from the
  * buffer), gives each piped one but the last an empty Q, all of one
  * size, and sets f->last (-1 when some sink is buffered). A pipe that
- * cannot be had makes its sink buffered. Returns the number of buffered
- * sinks, or -EIO.
+ * cannot be had makes its sink buffered. A lossy sink is never the last
+ * (the round would wait for it), and one that is behind takes this
+ * round from the buffer, after what it holds (f->nbehind of them).
+ * Returns the number of buffered sinks, or -EIO.
  */
 static int
 round_plan(struct zc_flow *f)
@@ -190,6 +195,7 @@ round_plan(struct zc_flow *f)
 
 	do {
 		forced = nfile = nbuf = again = 0;
+		f->nbehind = 0;
 		for (i = 0; i < f->nsinks; i++) {
 			s = f->sinks[i];
 			if (s->dropped)
@@ -212,9 +218,14 @@ round_plan(struct zc_flow *f)
 				continue;
 			if (f->filebuf && filelike(s))
 				s->rb = 1;
+			if (!s->rb && LOSSY(s) && (s->slen || s->e.blen)) {
+				s->rb = 1;
+				f->nbehind++;
+			}
 			if (s->rb)
 				nbuf++;
-			f->last = i;
+			if (!LOSSY(s))
+				f->last = i;
 		}
 		if (nbuf > 0)
 			f->last = -1;
@@ -224,7 +235,8 @@ round_plan(struct zc_flow *f)
 			if (s->dropped)
 				continue;
 			if (s->rb || i == f->last) {
-				pipe_put(f->loop, &s->q);
+				if (s->q.len == 0)
+					pipe_put(f->loop, &s->q);
 				continue;
 			}
 			if (s->q.rfd < 0) {
@@ -246,7 +258,8 @@ round_plan(struct zc_flow *f)
 	f->qsize = min;
 	for (i = 0; i < f->nsinks; i++) {
 		s = f->sinks[i];
-		if (s->dropped || s->q.rfd < 0 || s->q.size == min)
+		if (s->dropped || s->q.rfd < 0 || s->q.size == min ||
+		    s->q.len > 0)
 			continue;
 		if ((r = pipe_resize(f->loop, &s->q, min)) < 0)
 			return r;
@@ -302,6 +315,36 @@ round_read(struct zc_flow *f, int spipe, int known, size_t len)
 	return n;
 }
 
+static int flow_end(struct zc_flow *);
+
+/* How many bytes the source pipe holds now, at most max, when no tee(2)
+ * told: 0 when none yet (the flow waits for them), -1 when the flow
+ * ended (at the source's end). */
+static ssize_t
+src_avail(struct zc_flow *f, uint64_t max)
+{
+	struct pollfd p = { .fd = f->src.fd, .events = POLLIN };
+	int avail = 0;
+
+	if (ioctl(f->src.fd, FIONREAD, &avail) == 0 && avail > 0)
+		return MIN((uint64_t)avail, max);
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
+	    (ioctl(f->src.fd, FIONREAD, &avail) != 0 || avail == 0)) {
+		f->eof = 1;
+		flow_end(f);
+		return f->done || f->dead ? -1 : 0;
+	}
+	f->src.w |= EPOLLIN;
+	return 0;
+}
+
+/* The source has ended: done, once lossy sinks have had their rest. */
+static int
+flow_end(struct zc_flow *f)
+{
+	return f->nlossy ? lag_finish(f) : flow_done(f, 0);
+}
+
 /* Starts a round: copies the head of S into every Q and, with buffered
  * sinks, the first of it into the buffer. Returns 1 when a round
  * started or the flow changed mode, 0 when there is nothing to send
@@ -315,11 +358,11 @@ round_start(struct zc_flow *f)
 	uint64_t max;
 	ssize_t n = -1, m;
 	int64_t t0;
-	int i, r, nbuf, ntee = 0, err;
+	int i, r, nbuf, ntee = 0, err, pass, behind;
 
 	for (i = f->nsinks - 1; i >= 0 && f->sinks[i]->dropped; i--)
 		;
-	if (f->nlive == 1) {
+	if (f->nlive == 1 && !f->live && !f->nlossy) {
 		f->last = i;
 		pipe_put(f->loop, &f->sinks[i]->q);
 		f->mode = hub ? M_HUB : M_SRCPIPE;
@@ -327,30 +370,48 @@ round_start(struct zc_flow *f)
 	}
 	if ((nbuf = round_plan(f)) < 0)
 		return flow_fail(f, nbuf);
-	if (nbuf == f->nlive && (!hub || (f->h.len == 0 && f->src.blen == 0)))
+	if (nbuf == f->nlive && f->nbehind == 0 &&
+	    (!hub || (f->h.len == 0 && f->src.blen == 0)))
 		return round_to_rw(f);
 	if (hub) {
 		/* H is not filled while every sink was buffered. */
 		while (f->h.len == 0) {
 			if (src_end(f) && f->src.blen == 0)
-				return flow_done(f, 0);
+				return flow_end(f);
 			if ((r = src_fill(f)) <= 0)
 				return r;
 		}
 		max = f->h.len;
 	} else {
 		if (src_end(f))
-			return flow_done(f, 0);
+			return flow_end(f);
 		if ((max = src_room(f)) == 0)
 			return 0;
 	}
 	if (max > f->qsize)
 		max = f->qsize;
 	t0 = now_ns();
+	/* Lossy sinks with bytes in their Q tee(2) only once a round's size
+	 * is known (pass 1): a short tee into them cannot decide it. */
+	for (i = 0; i < f->nsinks; i++)
+		f->sinks[i]->late = LOSSY(f->sinks[i]) &&
+		    f->sinks[i]->q.len > 0;
+	for (pass = 0; pass < 2; pass++)
 	for (i = 0; i < f->nsinks; i++) {
 		s = f->sinks[i];
 		if (s->dropped || s->rb || i == f->last)
 			continue;
+		behind = s->late;
+		if (behind != pass)
+			continue;
+		if (LOSSY(s) && ((behind && n < 0) ||
+		    !lag_fits(s, n < 0 ? max : (uint64_t)n))) {
+			/* From the buffer: kept for it, or it is cut. */
+			s->rb = 1;
+			s->skip = 0;
+			nbuf++;
+			continue;
+		}
 		if (f->notee) {
 			m = -1;
 			err = ENOSYS;
@@ -361,8 +422,19 @@ round_start(struct zc_flow *f)
 		}
 		if (m > 0 && (n < 0 || m == n)) {
 			n = m;
-			s->q.len = m;
+			s->q.len += m;
 			ntee++;
+			continue;
+		}
+		if (LOSSY(s) && n >= 0) {
+			/* Short: the rest of the round from the buffer, after
+			 * the m bytes it has in Q. */
+			if (m == -1 && tee_refused(err))
+				f->notee = 1;
+			s->skip = m > 0 ? m : 0;
+			s->q.len += s->skip;
+			s->rb = 1;
+			nbuf++;
 			continue;
 		}
 		if (n < 0 && !f->notee) {
@@ -372,7 +444,7 @@ round_start(struct zc_flow *f)
 			}
 			if (m == 0 && !hub) {
 				f->eof = 1;
-				return flow_done(f, 0);
+				return flow_end(f);
 			}
 			if (!tee_refused(err))
 				return hub ? flow_fail(f, -EIO) :
@@ -399,6 +471,9 @@ round_start(struct zc_flow *f)
 	}
 	if (n < 0 && hub)
 		n = max;
+	else if (n < 0 && nbuf == 0 && f->last >= 0 &&
+	    (n = src_avail(f, max)) <= 0)
+		return n < 0 ? -1 : 0;	/* the one sink takes S alone */
 	f->rleft = 0;
 	f->blen = 0;
 	if (nbuf > 0) {
@@ -415,7 +490,7 @@ round_start(struct zc_flow *f)
 				return src_fail(f, m);
 			if (m == 0) {
 				f->eof = 1;
-				return flow_done(f, 0);
+				return flow_end(f);
 			}
 			f->taken += m;
 			f->in_round = 1;
@@ -425,6 +500,8 @@ round_start(struct zc_flow *f)
 	}
 	if (f->last >= 0)
 		f->sinks[f->last]->owed = n;
+	else if (nbuf == 0)
+		f->discard = n;		/* no sink takes S: lossy ones only */
 	if (!hub)
 		f->taken += n;
 	f->in_round = 1;
@@ -467,11 +544,16 @@ round_discard(struct zc_flow *f)
 	char tmp[4096];
 	ssize_t n;
 
-	if (null >= 0)
+	n = -1;
+	errno = EINVAL;
+	if (null >= 0 && !f->nullrw)
 		n = splice(spipe, NULL, null, NULL, MIN(f->discard, CHUNK_MAX),
 		    SPLICE_F_NONBLOCK);
-	else
+	if (n == -1 && (errno == EINVAL || errno == ENOSYS ||
+	    errno == EOPNOTSUPP)) {
+		f->nullrw = null >= 0;	/* splice refused: read from now on */
 		n = read(spipe, tmp, MIN(f->discard, sizeof(tmp)));
+	}
 	if (n == -1 && errno == EINTR)
 		return 1;
 	if (n <= 0)
@@ -499,7 +581,21 @@ step_round(struct zc_flow *f)
 	if (hub && (!every_buffered(f) || f->src.blen) &&
 	    (prog = src_fill(f)) < 0)
 		return -1;
+	/* Lossy sinks take what the flow holds for them first. */
+	for (i = 0; f->nlossy && i < f->nsinks; i++) {
+		s = f->sinks[i];
+		if (s->dropped || !LOSSY(s))
+			continue;
+		if ((r = lag_drain(f, s)) > 0)
+			prog = 1;
+		if (f->done || f->dead)
+			return -1;
+	}
 	if (!f->in_round) {
+		if (lag_hold(f))
+			return prog;	/* the fastest lossy sink leads */
+		if (flow_join(f))
+			prog = 1;
 		if ((r = round_start(f)) <= 0)
 			return r < 0 ? -1 : prog;
 		if (f->mode != M_ROUND)
@@ -508,7 +604,7 @@ step_round(struct zc_flow *f)
 	}
 	for (i = 0; i < f->nsinks; i++) {
 		s = f->sinks[i];
-		if (s->dropped || s->rb)
+		if (s->dropped || s->rb || LOSSY(s))
 			continue;
 		if (i == f->last)
 			r = sink_take(f, s, spipe, s->owed, 1, hub ?
@@ -531,7 +627,7 @@ step_round(struct zc_flow *f)
 	}
 	for (i = 0; i < f->nsinks; i++) {
 		s = f->sinks[i];
-		if (s->dropped)
+		if (s->dropped || LOSSY(s))
 			continue;
 		if (s->e.blen || (i == f->last ? s->owed != 0 :
 		    s->rb ? s->off < f->blen : s->q.len != 0))

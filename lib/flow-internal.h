@@ -14,6 +14,11 @@
  *               chosen by the measured policy for a socket sink)
  *   M_REST      first of all, write the rest an earlier flow on the same
  *               source left (rest.c), then go on in the mode chosen
+ *
+ * A live flow (ZC_FLOW_LIVE), and one with a lossy sink, runs only in
+ * M_ROUND and M_RW, whatever its number of sinks: sinks join between
+ * rounds (or between two buffers in M_RW), and a lossy sink behind the
+ * others is handed its bytes from its own Q and spill (lag.c).
  */
 #ifndef ZC_FLOW_INTERNAL_H
 #define ZC_FLOW_INTERNAL_H
@@ -94,6 +99,20 @@ struct sink {
 				 * or splice refused): always buffered */
 	int rb;			/* M_ROUND: this round from f->buf */
 	size_t roff;		/* M_REST: offset in the flow's rest */
+	/* Live flows and lossy sinks (lag.c). */
+	int joining;		/* added while the flow runs: counted as
+				 * dropped until the next round begins */
+	int removed;		/* zc_flow_remove_sink: the slot is free */
+	int close_fd;		/* ZC_SINK_CLOSE */
+	uint64_t max_lag;	/* 0: lossless */
+	int drain_ms;
+	char *spill;		/* lossy: bytes kept after those in Q */
+	size_t scap, shead, slen;	/* spill[shead, shead + slen) */
+	int late;		/* lossy, this round: Q had bytes at its start */
+	size_t skip;		/* lossy, this round: bytes of it already in
+				 * Q, left out of the buffer's */
+	uint64_t seen;		/* e.st.bytes when last looked at ... */
+	int64_t seen_at;	/* ... and when (ms): the drain's clock */
 };
 
 /* Bytes a ZC_FLOW_KEEP_REST flow read from fd and did not deliver. */
@@ -151,7 +170,13 @@ struct zc_flow {
 				   once the budget has room */
 	int rated;		/* ZC_FLOW_RATE with a rate */
 	struct zc__rate rate;
-	int64_t wake_at;	/* ms: the bucket refills; 0: not waiting */
+	int64_t wake_at;	/* ms: the bucket refills, or a lossy sink's
+				   drain time is up; 0: not waiting */
+	int live;		/* ZC_FLOW_LIVE */
+	int nlossy;		/* sinks with a max_lag, live or not */
+	int njoin;		/* sinks waiting to join */
+	int nullrw;		/* M_ROUND: splice to /dev/null refused */
+	int nbehind;		/* M_ROUND: lossy sinks behind, buffered */
 };
 
 TAILQ_HEAD(zc_flow_rq, zc_flow);
@@ -214,6 +239,7 @@ int	pipe_resize(struct zc_loop *, struct zc_pipe *, size_t);
 void	pipe_put(struct zc_loop *, struct zc_pipe *);
 void	flow_grow(struct zc_flow *);
 void	loop_trim(struct zc_loop *);
+void	pool_trim(struct zc_loop *);
 int	loop_devnull(struct zc_loop *);
 int	buf_get(struct zc_loop *, char **, size_t *);
 void	buf_put(struct zc_loop *, char **, size_t *);
@@ -238,6 +264,18 @@ void	flow_release(struct zc_flow *);
 /* fanout.c */
 int	step_round(struct zc_flow *);
 
+/* lag.c */
+#define LOSSY(s)	((s)->max_lag != 0)
+int	lag_caught_up(const struct sink *);
+int	lag_hold(const struct zc_flow *);
+int	lag_fits(const struct sink *, uint64_t);
+int	lag_write(struct zc_flow *, struct sink *, const char *, size_t,
+	    size_t *);
+int	lag_drain(struct zc_flow *, struct sink *);
+int	lag_finish(struct zc_flow *);
+void	lag_free(struct zc_loop *, struct sink *);
+int	flow_join(struct zc_flow *);
+
 /* rest.c */
 void	rest_keep(struct zc_flow *);
 int	rest_take(struct zc_flow *);
@@ -246,6 +284,7 @@ int	step_rest(struct zc_flow *);
 void	rest_free_all(struct zc_loop *);
 
 /* policy.c */
+int	sink_copy_out(const struct zc_flow *, const struct sink *, int);
 int	flow_setup(struct zc_flow *);
 int	policy_apply(struct zc_flow *);
 void	policy_wait(struct zc_flow *);

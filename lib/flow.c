@@ -120,17 +120,18 @@ sink_drop(struct zc_flow *f, struct sink *s)
 	s->dropped = 1;
 	f->nlive--;
 	user_want(f->loop, &s->e.u, 0);
+	lag_free(f->loop, s);
 	if (f->mode == M_ROUND && f->in_round && f->last >= 0 &&
 	    f->sinks[f->last] == s) {
 		f->discard += s->owed;
 		s->owed = 0;
 	}
-	if (f->nlive == 0)
+	if (f->nlive == 0 && !f->live)
 		rest_keep(f);
 	buf_put(f->loop, &s->e.buf, &s->e.bsize);
 	s->e.boff = s->e.blen = 0;
 	pipe_put(f->loop, &s->q);
-	if (f->nlive == 0)
+	if (f->nlive == 0 && !f->live)
 		flow_done(f, -EPIPE);
 }
 
@@ -283,6 +284,9 @@ took(struct zc_flow *f, struct sink *s, size_t n, int rw)
 		f->taken += n;
 		account(f, &f->src.st,
 		    rw ? ZC_METHOD_READ_WRITE : ZC_METHOD_SPLICE, n);
+		break;
+	case M_RW:		/* a lossy sink's Q from its rounds */
+		s->q.len -= n;
 		break;
 	case M_ROUND:
 		if (f->last < 0 || f->sinks[f->last] != s) {
@@ -622,6 +626,13 @@ sinks_write(struct zc_flow *f, const char *p, size_t len, int how,
 		if (s->dropped || *off >= len ||
 		    (how == W_BUFFERED && !s->rb))
 			continue;
+		if (LOSSY(s) && how != W_REST) {
+			if (lag_write(f, s, p, len, off) > 0)
+				prog = 1;
+			if (f->done || f->dead)
+				return -1;
+			continue;
+		}
 		n = ep_write(&s->e, p + *off, len - *off);
 		if (n < 0) {
 			sink_fail(f, s, n);
@@ -645,17 +656,32 @@ step_rw(struct zc_flow *f)
 {
 	uint64_t allow;
 	ssize_t n;
-	int i, prog, pending;
+	int i, r, prog, pending;
 
 	if ((prog = sinks_write(f, f->buf, f->blen, W_BUF, &pending)) < 0)
 		return -1;
-	if (pending)
+	for (i = 0; f->nlossy && i < f->nsinks; i++) {
+		if (f->sinks[i]->dropped || !LOSSY(f->sinks[i]))
+			continue;
+		if ((r = lag_drain(f, f->sinks[i])) > 0)
+			prog = 1;
+		if (f->done || f->dead)
+			return -1;
+	}
+	if (pending || lag_hold(f))
 		return prog;
 	f->blen = 0;
 	for (i = 0; i < f->nsinks; i++)
 		f->sinks[i]->off = 0;
+	if (flow_join(f) && !(f->o.flags & ZC_FLOW_NO_SPLICE)) {
+		/* New sinks may be fed by tee(2): rounds again. */
+		buf_put(f->loop, &f->buf, &f->bsize);
+		f->in_round = 0;
+		f->mode = M_ROUND;
+		return 1;
+	}
 	if (src_end(f))
-		return flow_done(f, 0);
+		return f->nlossy ? lag_finish(f) : flow_done(f, 0);
 	if ((i = policy_apply(f)) != 0)
 		return i;
 	if (f->nopipe && pipe_room(f->loop)) {
@@ -834,6 +860,7 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 		zc__rate_init(&f->rate, f->o.rate);
 	}
 	f->limit = f->o.limit ? f->o.limit : ZC_NO_LIMIT;
+	f->live = (f->o.flags & ZC_FLOW_LIVE) != 0;
 	f->h.rfd = f->h.wfd = -1;
 	if ((r = ep_init(f, &f->src, src)) < 0) {
 		free(f);
@@ -858,15 +885,25 @@ zc_flow_new(struct zc_loop *loop, int src, const struct zc_flow_opts *opts)
 int
 zc_flow_add_sink(struct zc_flow *f, int fd)
 {
-	struct sink *s, **ns;
-	int r;
+	return zc_flow_add_sink_opts(f, fd, NULL);
+}
 
-	if (f == NULL || f->dead)
-		return -EINVAL;
-	if (f->mode != M_SETUP || f->done)
-		return -EBUSY;
-	if ((f->o.flags & ZC_FLOW_KEEP_REST) && f->nsinks > 0)
-		return -EINVAL;
+/* A free slot for a new sink: one zc_flow_remove_sink freed, or a new
+ * one at the end. Returns its index, or -ENOMEM. */
+static int
+sink_slot(struct zc_flow *f)
+{
+	struct sink *s, **ns;
+	int i;
+
+	for (i = 0; i < f->nsinks; i++) {
+		s = f->sinks[i];
+		if (s->removed) {
+			memset(s, 0, sizeof(*s));
+			s->q.rfd = s->q.wfd = -1;
+			return i;
+		}
+	}
 	ns = realloc(f->sinks, (f->nsinks + 1) * sizeof(*ns));
 	if (ns == NULL)
 		return -ENOMEM;
@@ -874,13 +911,83 @@ zc_flow_add_sink(struct zc_flow *f, int fd)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	s->q.rfd = s->q.wfd = -1;
+	f->sinks[f->nsinks] = s;
+	return f->nsinks++;
+}
+
+int
+zc_flow_add_sink_opts(struct zc_flow *f, int fd,
+    const struct zc_sink_opts *so)
+{
+	struct sink *s;
+	int i, r, started;
+
+	if (f == NULL || f->dead)
+		return -EINVAL;
+	started = f->mode != M_SETUP;
+	if (f->done || (started && !f->live))
+		return -EBUSY;
+	if ((f->o.flags & ZC_FLOW_KEEP_REST) &&
+	    (f->nsinks > 0 || (so && so->max_lag)))
+		return -EINVAL;
+	if ((i = sink_slot(f)) < 0)
+		return i;
+	s = f->sinks[i];
 	if ((r = ep_init(f, &s->e, fd)) < 0) {
-		free(s);
+		s->removed = s->dropped = 1;
 		return r;
 	}
-	f->sinks[f->nsinks] = s;
-	f->nlive++;
-	return f->nsinks++;
+	if (so != NULL) {
+		s->close_fd = (so->flags & ZC_SINK_CLOSE) != 0;
+		s->max_lag = so->max_lag;
+		s->drain_ms = so->drain_ms;
+	}
+	if (LOSSY(s))
+		f->nlossy++;
+	if (started) {
+		/* Counted in from the next round on (flow_join). */
+		s->joining = s->dropped = 1;
+		s->e.rw = sink_copy_out(f, s, 1);
+		f->njoin++;
+		flow_ready(f);
+	} else
+		f->nlive++;
+	return i;
+}
+
+int
+zc_flow_remove_sink(struct zc_flow *f, int sink)
+{
+	struct sink *s;
+
+	if (f == NULL || f->dead || sink < 0 || sink >= f->nsinks ||
+	    f->sinks[sink]->removed)
+		return -EINVAL;
+	s = f->sinks[sink];
+	f->busy++;
+	if (s->joining) {
+		s->joining = 0;
+		f->njoin--;
+	} else if (!s->dropped && f->mode == M_SETUP)
+		f->nlive--;	/* not started: nothing to end */
+	else if (!s->dropped && !f->done)
+		sink_drop(f, s);
+	s->dropped = 1;
+	lag_free(f->loop, s);
+	buf_put(f->loop, &s->e.buf, &s->e.bsize);
+	s->e.boff = s->e.blen = 0;
+	user_detach(f->loop, &s->e.u);
+	if (s->close_fd)
+		close(s->e.fd);
+	s->removed = 1;
+	if (f->live)
+		pool_trim(f->loop);
+	if (!f->done)
+		flow_ready(f);
+	f->busy--;
+	if (f->dead && f->busy == 0)
+		flow_release(f);
+	return 0;
 }
 
 /* Gives back everything of f that involves descriptors. */
@@ -902,14 +1009,20 @@ flow_cleanup(struct zc_flow *f)
 	if (TAILQ_EMPTY(&l->flows))
 		loop_trim(l);
 	user_detach(l, &f->src.u);
-	for (i = 0; i < f->nsinks; i++)
+	for (i = 0; i < f->nsinks; i++) {
+		if (f->sinks[i]->removed)
+			continue;
 		user_detach(l, &f->sinks[i]->e.u);
+		lag_free(l, f->sinks[i]);
+		if (f->sinks[i]->close_fd && !(f->o.flags & ZC_FLOW_CLOSE))
+			close(f->sinks[i]->e.fd);
+	}
 	if (!(f->o.flags & ZC_FLOW_CLOSE))
 		return;
 	close(f->src.fd);
 	for (i = 0; i < f->nsinks; i++) {
 		fd = f->sinks[i]->e.fd;
-		if (fd == f->src.fd)
+		if (fd == f->src.fd || f->sinks[i]->removed)
 			continue;
 		for (j = 0; j < i && f->sinks[j]->e.fd != fd; j++)
 			;
@@ -925,6 +1038,7 @@ flow_release(struct zc_flow *f)
 
 	for (i = 0; i < f->nsinks; i++) {
 		free(f->sinks[i]->e.buf);
+		free(f->sinks[i]->spill);
 		free(f->sinks[i]);
 	}
 	free(f->sinks);
@@ -954,7 +1068,7 @@ zc_flow_stats(const struct zc_flow *f, struct zc_stats *st)
 int
 zc_flow_sink_stats(const struct zc_flow *f, int sink, struct zc_stats *st)
 {
-	if (sink < 0 || sink >= f->nsinks) {
+	if (sink < 0 || sink >= f->nsinks || f->sinks[sink]->removed) {
 		memset(st, 0, sizeof(*st));
 		return -EINVAL;
 	}

@@ -401,14 +401,13 @@ check_idle(struct zc_loop *l)
 	}
 }
 
-/* Readies the flows whose rate bucket has refilled. */
+/* Readies the flows whose rate bucket has refilled, or whose lossy
+ * sinks' drain time is up. */
 static void
 wake_rated(struct zc_loop *l)
 {
 	struct zc_flow *f;
 
-	if (l->nrated == 0)
-		return;
 	TAILQ_FOREACH(f, &l->flows, link)
 		if (!f->done && f->wake_at > 0 && l->now >= f->wake_at) {
 			f->wake_at = 0;

@@ -282,6 +282,15 @@ flow_grow(struct zc_flow *f)
 			zc__pipe_grow(f->sinks[i]->e.fd, want, NULL);
 }
 
+/* Closes the spare pipes: a live flow whose sink left keeps no pipe for
+ * the next one (joiners are rare next to rounds; pipe pages go back). */
+void
+pool_trim(struct zc_loop *l)
+{
+	while (l->npool > 0)
+		pool_drop(l);
+}
+
 /* Closes the spare pipes and /dev/null: once no flow is left, the loop
  * holds no descriptor but its own two and the watched ones. */
 void
