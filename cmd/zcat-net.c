@@ -1,6 +1,9 @@
 /*
  * zcat-net: move bytes between standard input/output and a socket, or
- * between two endpoints, both ways at once, on libzerocopy's flow engine.
+ * between two endpoints, both ways at once, on libzerocopy's flow engine;
+ * serve standard input live to many clients (--broadcast); tap a relay's
+ * directions (--tap, --tap-back). Options, messages and wiring: accepting
+ * and connecting are the library's server layer.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -30,6 +33,7 @@
 #define TICK_MS 100
 #define ACCEPT_SAY_MS 1000	/* at most one accept failure line */
 #define LABEL_MAX (ZC_SPEC_PATH_MAX + 128)
+#define MAX_LAG_DEFAULT ((uint64_t)4 << 20)	/* --max-lag, as ztee's */
 
 struct conn;
 
@@ -59,11 +63,8 @@ struct conn {
 	LIST_ENTRY(conn) entry;
 	struct end e[2];
 	struct dir d[2];
-	int cfd;			/* connecting socket, or -1 */
-	struct addrinfo *cai;		/* address being tried */
-	int cerr;
-	int unix_retry;
-	int64_t connect_by;		/* ms; 0: no bound */
+	struct zc_connect *cn;		/* connecting to the target, or NULL */
+	int served;			/* given by the server: done with it */
 	int64_t quit_at;		/* ms; 0: not set */
 	int64_t active_at;
 	uint64_t seen;
@@ -75,16 +76,31 @@ struct conn {
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 
-struct watch {
+/* --broadcast: a client, one sink of the live flow from standard input. */
+struct client {
+	LIST_ENTRY(client) entry;
 	int fd;
-	unsigned events;
-	void (*cb)(struct zc_loop *, int, unsigned, void *);
-	void *arg;
+	int sink;
+	int watched;		/* what it sends is read and dropped */
+	uint64_t joined_at;	/* bytes the flow had read when it came */
+	char label[LABEL_MAX];
 };
 
+static LIST_HEAD(, client) clients = LIST_HEAD_INITIALIZER(clients);
+static struct zc_flow *bflow;	/* standard input to every client */
+static int blane = -1;		/* -P: its lane */
+static int bflag;		/* --broadcast */
+static uint64_t max_lag;	/* --max-lag; 0: not given */
+
+/* --tap (0, A to B) and --tap-back (1, B to A): opened once. */
+static struct {
+	const char *text;
+	int fd;
+	int owned;
+	int gone;		/* failed: told once, not used again */
+} tap[2] = { { NULL, -1, 0, 0 }, { NULL, -1, 0, 0 } };
+
 static struct zc_loop *volatile loop;
-static struct watch *watches;
-static int nwatches, watches_size;
 static int ticking;
 static int stdio_fl[2] = { -1, -1 };	/* flags to restore on 0 and 1 */
 
@@ -113,18 +129,14 @@ static const char *spec_text[2];
 static int nspecs;		/* 1: stdio and spec[0]; 2: relay */
 
 static int lfd = -1;		/* listening socket */
-static int listening;		/* lfd is watched */
-static int accept_paused;	/* EMFILE: retry on the tick */
+static struct zc_server *server;	/* accepting on lfd */
 static struct zc_sockfile sockfile;	/* the unix-listen socket file */
-static int nconns;
 static int stdin_eof;
 
 /* Where new connections connect to (the non-listening spec). */
 static struct {
 	int idx;		/* index into spec[], -1: stdio */
-	int async;		/* 1: connected here, non-blocking */
-	struct addrinfo *ai;
-	struct sockaddr_un sun;
+	int async;		/* 1: zc_connect_start, from the loop */
 	int is_unix;
 } target;
 
@@ -138,10 +150,16 @@ static void end_stdio(struct end *);
 #define OPT_ONE_WAY 0x100
 #define OPT_RECV_ONLY 0x101
 #define OPT_SEND_ONLY 0x102
+#define OPT_BROADCAST 0x103
+#define OPT_MAX_LAG 0x104
+#define OPT_TAP 0x105
+#define OPT_TAP_BACK 0x106
 
 static const struct option longopts[] = {
+	{ "broadcast", no_argument, NULL, OPT_BROADCAST },
 	{ "copy-out", no_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "max-lag", required_argument, NULL, OPT_MAX_LAG },
 	{ "no-splice", no_argument, NULL, 'S' },
 	{ "one-way", no_argument, NULL, OPT_ONE_WAY },
 	{ "progress", no_argument, NULL, 'P' },
@@ -149,6 +167,8 @@ static const struct option longopts[] = {
 	{ "recv-only", no_argument, NULL, OPT_RECV_ONLY },
 	{ "send-only", no_argument, NULL, OPT_SEND_ONLY },
 	{ "splice-tcp", no_argument, NULL, 'T' },
+	{ "tap", required_argument, NULL, OPT_TAP },
+	{ "tap-back", required_argument, NULL, OPT_TAP_BACK },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -160,7 +180,9 @@ static const char synopsis[] =
     " host port [port ...]\n"
     "       %1$s -l [options] [host] port\n"
     "       %1$s -l -p port [options] [host]\n"
-    "       %1$s [-l] [options] spec [spec_b]\n";
+    "       %1$s [-l] [options] [--tap spec] [--tap-back spec] spec [spec_b]\n"
+    "       %1$s -k -l --broadcast [-m max] [--max-lag size] [options] [host]"
+    " port\n";
 
 static void
 usage(void)
@@ -210,6 +232,15 @@ help(void)
 "      --splice-tcp splice into sockets (by default the fastest of this,\n"
 "                  --copy-out and read/write is measured as bytes go)\n"
 "      --copy-out  splice in, read out of the pipe and write(2) to sockets\n"
+"      --broadcast with -k -l: standard input to every client connected,\n"
+"                  each from when it joins; what clients send is dropped\n"
+"      --max-lag size\n"
+"                  a broadcast client (default 4M) or a tap more than size\n"
+"                  bytes behind is cut off (suffixes as for -L)\n"
+"      --tap spec  a relay's A to B bytes also go to spec (lossless unless\n"
+"                  --max-lag); with -k one connection at a time\n"
+"      --tap-back spec\n"
+"                  the same for B to A\n"
 "  -h, --help      this help\n"
 "      --version   the version\n"
 "\n"
@@ -343,41 +374,6 @@ say_connected(const char *name, int fd)
 	else
 		fprintf(stderr, "Connection to %s (%s) %s port [tcp/%s] "
 		    "succeeded!\n", esc(name), host, serv, service_of(serv));
-}
-
-/* Watches fd in the loop and remembers it for poll_watches(). */
-static int
-watch(int fd, unsigned events,
-    void (*cb)(struct zc_loop *, int, unsigned, void *), void *arg)
-{
-	struct watch *w;
-	int r;
-
-	if (nwatches == watches_size) {
-		w = reallocarray(watches, watches_size + 64, sizeof(*w));
-		if (w == NULL)
-			return -ENOMEM;
-		watches = w;
-		watches_size += 64;
-	}
-	if ((r = zc_loop_watch(loop, fd, events, cb, arg)) < 0)
-		return r;
-	watches[nwatches++] = (struct watch){ fd, events, cb, arg };
-	return 0;
-}
-
-static void
-unwatch(int fd)
-{
-	int i;
-
-	for (i = 0; i < nwatches; i++) {
-		if (watches[i].fd != fd)
-			continue;
-		zc_loop_unwatch(loop, fd);
-		watches[i] = watches[--nwatches];
-		return;
-	}
 }
 
 static int
@@ -586,9 +582,7 @@ summary(struct conn *c)
 		    (uintmax_t)st[1].bytes, m[1], secs);
 }
 
-static void resume_accept(void);
-
-/* Tears a connection down: its flows, sockets and timers. */
+/* Tears a connection down: its flows, sockets and connect. */
 static void
 conn_end(struct conn *c)
 {
@@ -604,10 +598,9 @@ conn_end(struct conn *c)
 		}
 		d->running = 0;
 	}
-	if (c->cfd >= 0) {
-		unwatch(c->cfd);
-		close(c->cfd);
-		c->cfd = -1;
+	if (c->cn != NULL) {
+		zc_connect_cancel(c->cn);
+		c->cn = NULL;
 	}
 	for (i = 0; i < 2; i++)
 		if (c->d[i].lane >= 0)
@@ -619,9 +612,9 @@ conn_end(struct conn *c)
 	end_close(&c->e[0]);
 	end_close(&c->e[1]);
 	LIST_REMOVE(c, entry);
+	if (c->served && server != NULL)
+		zc_server_done(server);
 	free(c);
-	nconns--;
-	resume_accept();
 }
 
 static void
@@ -724,13 +717,48 @@ on_done(struct zc_flow *f, int err, void *arg)
 		conn_end(c);
 }
 
+/* Sink 0 is the far end: its error ends the direction. Sink 1 is the
+ * direction's tap: told once, dropped, and the relay goes on. */
 static int
 on_sink_error(struct zc_flow *f, int sink, int err, void *arg)
 {
 	struct dir *d = arg;
 
-	d->sink_err = 1;
-	return err;
+	if (sink == 0) {
+		d->sink_err = 1;
+		return err;
+	}
+	if (!tap[d->i].gone) {
+		if (err == -ZC_ELAG)
+			warnx("tap '%s': cut off: more than %ju bytes behind",
+			    esc(tap[d->i].text), (uintmax_t)max_lag);
+		else
+			warnx("tap '%s': %s", esc(tap[d->i].text),
+			    zc_strerror(err));
+	}
+	tap[d->i].gone = 1;
+	rval = 1;
+	return 0;
+}
+
+/* Adds d's tap, if it has one, to its flow: lossless, or lossy with
+ * --max-lag. Returns 0 or -errno. */
+static int
+add_tap(struct dir *d)
+{
+	struct zc_sink_opts so;
+	int r;
+
+	if (tap[d->i].fd < 0 || tap[d->i].gone)
+		return 0;
+	if (max_lag == 0)
+		r = zc_flow_add_sink(d->flow, tap[d->i].fd);
+	else {
+		memset(&so, 0, sizeof(so));
+		so.max_lag = max_lag;
+		r = zc_flow_add_sink_opts(d->flow, tap[d->i].fd, &so);
+	}
+	return r < 0 ? r : 0;
 }
 
 /* The bytes left to read on standard input when it is a regular file,
@@ -777,6 +805,10 @@ progress_tick(int final)
 	int i;
 
 	memcpy(b, prog_done, sizeof(b));
+	if (bflow != NULL && blane >= 0) {
+		zc_flow_stats(bflow, &st);
+		b[blane] += st.bytes;
+	}
 	LIST_FOREACH(c, &conns, entry)
 		for (i = 0; i < 2; i++)
 			if (c->d[i].lane >= 0) {
@@ -824,8 +856,8 @@ conn_start(struct conn *c)
 		if (copyout)
 			o.flags |= ZC_FLOW_COPY_OUT;
 		/* What a client that leaves did not get of standard input
-		 * goes to the next one first. */
-		if (src->stdio && kflag)
+		 * goes to the next one first (one sink only: not tapped). */
+		if (src->stdio && kflag && tap[i].fd < 0)
 			o.flags |= ZC_FLOW_KEEP_REST;
 		o.limit = ZC_NO_LIMIT;
 		if (rate > 0) {
@@ -846,105 +878,37 @@ conn_start(struct conn *c)
 			conn_fail(c, dst->stdio ? "stdout" : dst->label, r);
 			return;
 		}
+		if (!dir_off[i] && (r = add_tap(d)) < 0) {
+			char label[LABEL_MAX];
+
+			snprintf(label, sizeof(label), "tap '%s'",
+			    esc(tap[i].text));
+			conn_fail(c, label, r);
+			return;
+		}
 	}
 	if (conn_idle(c))
 		conn_end(c);
 }
 
-static void try_connect(struct conn *c);
-
-/* The connecting socket is ready: connected, or on to the next address. */
+/* The connect to the target called back: connected, or it failed. */
 static void
-on_connect(struct zc_loop *l, int fd, unsigned revents, void *arg)
+on_connected(struct zc_connect *cn, int fd, void *arg)
 {
 	struct conn *c = arg;
 	struct end *e = &c->e[1];
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
 
-	unwatch(fd);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
-		soerr = errno;
-	if (soerr != 0) {
-		close(fd);
-		c->cfd = -1;
-		c->cerr = -soerr;
-		if (c->cai != NULL)
-			c->cai = c->cai->ai_next;
-		try_connect(c);
+	c->cn = NULL;
+	if (fd < 0) {
+		conn_fail(c, e->label, fd);
 		return;
 	}
-	c->cfd = -1;
 	e->rfd = e->wfd = fd;
 	e->owned = 1;
 	e->sock = 1;
 	if (vflag && !target.is_unix)
 		say_connected(spec[target.idx].host, fd);
 	conn_start(c);
-}
-
-/* Tries the target's addresses from c->cai on, without blocking; ends
- * the connection with the last error when none is left. */
-static void
-try_connect(struct conn *c)
-{
-	const struct sockaddr *sa;
-	socklen_t salen;
-	int fd, family;
-
-	c->unix_retry = 0;
-	for (;;) {
-		if (target.is_unix) {
-			sa = (const void *)&target.sun;
-			salen = sizeof(target.sun);
-			family = AF_UNIX;
-		} else if (c->cai != NULL) {
-			sa = c->cai->ai_addr;
-			salen = c->cai->ai_addrlen;
-			family = c->cai->ai_family;
-		} else
-			break;
-		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-		if (fd == -1) {
-			c->cerr = -errno;
-			if (target.is_unix)
-				break;
-			c->cai = c->cai->ai_next;
-			continue;
-		}
-		c->cfd = fd;
-		if (have_src && !target.is_unix &&
-		    (c->cerr = zc_bind_source(fd, family, &srcaddr, oflags)) < 0) {
-			close(fd);
-			c->cfd = -1;
-			c->cai = c->cai->ai_next;
-			continue;
-		}
-		if (connect(fd, sa, salen) == 0 || errno == EINPROGRESS) {
-			int r = watch(fd, POLLOUT, on_connect, c);
-
-			if (r < 0) {
-				c->cerr = r;
-				break;
-			}
-			return;
-		}
-		c->cerr = -errno;
-		close(fd);
-		c->cfd = -1;
-		if (target.is_unix) {
-			/* A full backlog: try again on the next tick. */
-			if (errno == EAGAIN) {
-				c->unix_retry = 1;
-				start_tick();
-				return;
-			}
-			break;
-		}
-		c->cai = c->cai->ai_next;
-	}
-	conn_fail(c, c->e[1].label, c->cerr);
 }
 
 /* Opens the far end of c: connects without blocking when the target is
@@ -964,11 +928,12 @@ conn_open_target(struct conn *c)
 	}
 	snprintf(e->label, sizeof(e->label), "spec '%s'",
 	    esc(spec_text[target.idx]));
-	if (wsecs > 0)
-		c->connect_by = now_ms() + wsecs * 1000;
 	if (target.async) {
-		c->cai = target.ai;
-		try_connect(c);
+		c->cn = zc_connect_start(loop, &spec[target.idx], have_src &&
+		    !target.is_unix ? &srcaddr : NULL, oflags,
+		    wsecs > 0 ? wsecs * 1000 : -1, on_connected, c);
+		if (c->cn == NULL)
+			conn_fail(c, e->label, -errno);
 		return;
 	}
 	fl = oflags | ZC_OPEN_NONBLOCK | (dir_off[0] ? 0 : ZC_OPEN_WRITE) |
@@ -1000,13 +965,11 @@ conn_new(void)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->cfd = -1;
 	c->e[0].rfd = c->e[0].wfd = -1;
 	c->e[1].rfd = c->e[1].wfd = -1;
 	c->d[0].lane = c->d[1].lane = -1;
 	c->start = now_ms();
 	LIST_INSERT_HEAD(&conns, c, entry);
-	nconns++;
 	return c;
 }
 
@@ -1015,13 +978,13 @@ conn_limit(void)
 {
 	int max = maxconns;
 
-	/* Standard input and output serve one client at a time. */
-	if (target.idx < 0 && (max == 0 || max > 1))
+	/* Standard input and output serve one client at a time; so does
+	 * a tap, which gets every connection's bytes in turn. */
+	if ((target.idx < 0 || tap[0].fd >= 0 || tap[1].fd >= 0) &&
+	    (max == 0 || max > 1))
 		max = 1;
 	return max;
 }
-
-static void on_accept(struct zc_loop *, int, unsigned, void *);
 
 /* nc's -v line for an accepted connection: "Connection received on
  * ADDR PORT"; for unix sockets the path the client bound (escaped), or
@@ -1041,33 +1004,10 @@ say_received(int fd, const char *peer)
 }
 
 static void
-pause_accept(void)
-{
-	if (listening) {
-		unwatch(lfd);
-		listening = 0;
-	}
-}
-
-static void
-resume_accept(void)
-{
-	int max = conn_limit();
-	int r;
-
-	if (lfd < 0 || listening || accept_paused || stopped)
-		return;
-	if (max > 0 && nconns >= max)
-		return;
-	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
-		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(r));
-	listening = 1;
-}
-
-static void
 stop_listening(void)
 {
-	pause_accept();
+	zc_server_free(server);
+	server = NULL;
 	/* While lfd pins its inode, whose number a new file cannot take. */
 	zc_sockfile_unlink(&sockfile);
 	if (lfd >= 0)
@@ -1120,84 +1060,268 @@ accept_flush(int now)
 	}
 }
 
+/* The server paused for want of descriptors (every failed try is told,
+ * at most once a second) or failed for good. */
 static void
-on_accept(struct zc_loop *l, int fd, unsigned revents, void *arg)
+on_server_event(struct zc_server *sv, enum zc_server_event ev, int err,
+    int fd, void *arg)
+{
+	switch (ev) {
+	case ZC_SERVER_EV_PAUSED:
+		accept_warn(err);
+		start_tick();
+		rval = 1;
+		break;
+	case ZC_SERVER_EV_FAILED:
+		warnx("spec '%s': %s", esc(spec_text[0]), zc_strerror(err));
+		rval = 1;
+		stop_listening();
+		break;
+	case ZC_SERVER_EV_REFUSED:
+		if (vflag) {
+			char peer[256];
+
+			peer_text(fd, 0, peer, sizeof(peer));
+			warnx("spec '%s': %s: refused: %d clients already",
+			    esc(spec_text[0]), peer, maxconns);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_accept(struct zc_server *sv, int s, void *arg)
 {
 	struct conn *c;
 	char peer[256];
-	int max = conn_limit();
-	int s;
 
-	while (lfd >= 0 && (max == 0 || nconns < max)) {
-		s = zc_accept(lfd, ZC_OPEN_NONBLOCK, 0);
-		if (s == -EAGAIN || s == -EWOULDBLOCK || s == -ETIMEDOUT)
-			return;
-		if (s == -EINTR)
-			continue;
-		if (s == -EMFILE || s == -ENFILE || s == -ENOBUFS ||
-		    s == -ENOMEM) {
-			accept_warn(s);
-			pause_accept();
-			accept_paused = 1;
-			start_tick();
-			rval = 1;
-			return;
-		}
-		if (s < 0) {
-			warnx("spec '%s': %s", esc(spec_text[0]),
-			    zc_strerror(s));
-			rval = 1;
-			stop_listening();
-			return;
-		}
-		if ((c = conn_new()) == NULL) {
-			warn(NULL);
-			close(s);
-			rval = 1;
-			return;
-		}
-		c->e[0].rfd = c->e[0].wfd = s;
-		c->e[0].owned = 1;
-		c->e[0].sock = 1;
-		peer_text(s, 0, peer, sizeof(peer));
-		snprintf(c->e[0].label, sizeof(c->e[0].label),
-		    "spec '%s': %s", esc(spec_text[0]), peer);
-		if (vflag)
-			say_received(s, peer);
-		if (!kflag)
-			stop_listening();
-		conn_open_target(c);
-		if (lfd < 0)
-			return;
+	if ((c = conn_new()) == NULL) {
+		warn(NULL);
+		close(s);
+		zc_server_done(sv);
+		rval = 1;
+		return;
 	}
-	pause_accept();
+	c->served = 1;
+	c->e[0].rfd = c->e[0].wfd = s;
+	c->e[0].owned = 1;
+	c->e[0].sock = 1;
+	peer_text(s, 0, peer, sizeof(peer));
+	snprintf(c->e[0].label, sizeof(c->e[0].label),
+	    "spec '%s': %s", esc(spec_text[0]), peer);
+	if (vflag)
+		say_received(s, peer);
+	if (!kflag)
+		stop_listening();
+	conn_open_target(c);
 }
 
-/* Timers: connect timeouts, -w idle, -q, unix connect retries. */
+/*
+ * --broadcast: one live flow from standard input, whose sinks are the
+ * clients connected (lossy, --max-lag); it reads and drops its input
+ * when no client is there. What a client sends is read and dropped,
+ * until its end of file.
+ */
+
+static struct client *
+client_of(int sink)
+{
+	struct client *cl;
+
+	LIST_FOREACH(cl, &clients, entry)
+		if (cl->sink == sink)
+			return cl;
+	return NULL;
+}
+
+/* Removes a client: its sink (which closes its fd) and its watch. */
+static void
+client_free(struct client *cl)
+{
+	if (cl->watched)
+		zc_loop_unwatch(loop, cl->fd);
+	LIST_REMOVE(cl, entry);
+	zc_flow_remove_sink(bflow, cl->sink);
+	if (server != NULL)
+		zc_server_done(server);
+	free(cl);
+}
+
+/* Reads what a client sent and drops it; stops at its end of file. */
+static void
+client_read(struct zc_loop *l, int fd, unsigned revents, void *arg)
+{
+	static char scratch[64 * 1024];
+	struct client *cl = arg;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (n > 0 || (n == -1 && errno == EINTR))
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		zc_loop_unwatch(l, fd);
+		cl->watched = 0;
+		return;
+	}
+}
+
+/* A client left (a write failed) or was cut off (-ZC_ELAG): told with
+ * -v, never an error. */
+static int
+b_sink_error(struct zc_flow *f, int sink, int err, void *arg)
+{
+	struct client *cl = client_of(sink);
+	struct zc_stats st, fs;
+
+	if (cl == NULL)
+		return 0;
+	zc_flow_sink_stats(f, sink, &st);
+	zc_flow_stats(f, &fs);
+	if (!vflag)
+		;
+	else if (err == -ZC_ELAG && fs.bytes - cl->joined_at - st.bytes >
+	    max_lag)
+		warnx("%s: cut off after %ju bytes: more than %ju bytes "
+		    "behind", cl->label, (uintmax_t)st.bytes,
+		    (uintmax_t)max_lag);
+	else if (err == -ZC_ELAG)
+		warnx("%s: cut off after %ju bytes: stalled at end of input",
+		    cl->label, (uintmax_t)st.bytes);
+	else if (err == -EPIPE || err == -ECONNRESET)
+		warnx("%s: left after %ju bytes", cl->label,
+		    (uintmax_t)st.bytes);
+	else
+		warnx("%s: left after %ju bytes: %s", cl->label,
+		    (uintmax_t)st.bytes, zc_strerror(err));
+	client_free(cl);
+	return 0;
+}
+
+/* Ends the broadcast: every client still there gets its end of file
+ * (its write side shut, what it sent read, so that closing sends no
+ * reset that could cost it the tail); told with -v when say. */
+static void
+b_end(int say)
+{
+	struct client *cl;
+	struct zc_stats st;
+	char junk[4096];
+	int i;
+
+	while ((cl = LIST_FIRST(&clients)) != NULL) {
+		zc_flow_sink_stats(bflow, cl->sink, &st);
+		if (vflag && say)
+			warnx("%s: ended after %ju bytes", cl->label,
+			    (uintmax_t)st.bytes);
+		shutdown(cl->fd, SHUT_WR);
+		for (i = 0; i < 64; i++)
+			if (recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+				break;
+		client_free(cl);
+	}
+	if (blane >= 0) {
+		zc_flow_stats(bflow, &st);
+		prog_done[blane] += st.bytes;
+	}
+	zc_flow_free(bflow);
+	bflow = NULL;
+	stop_listening();
+}
+
+static void
+b_done(struct zc_flow *f, int err, void *arg)
+{
+	if (err < 0 && err != -EPIPE) {
+		warnx("stdin: %s", zc_strerror(err));
+		rval = 1;
+	}
+	b_end(1);
+}
+
+/* A client joins: a lossy sink of the live flow from now on. */
+static void
+b_accept(struct zc_server *sv, int fd, void *arg)
+{
+	struct zc_sink_opts so;
+	struct client *cl;
+	struct zc_stats fs;
+	char peer[256];
+	int r;
+
+	peer_text(fd, 0, peer, sizeof(peer));
+	if (vflag)
+		say_received(fd, peer);
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		warn(NULL);
+		close(fd);
+		zc_server_done(sv);
+		rval = 1;
+		return;
+	}
+	cl->fd = fd;
+	snprintf(cl->label, sizeof(cl->label), "spec '%s': %s",
+	    esc(spec_text[0]), peer);
+	zc_flow_stats(bflow, &fs);
+	cl->joined_at = fs.bytes;
+	memset(&so, 0, sizeof(so));
+	so.flags = ZC_SINK_CLOSE;
+	so.max_lag = max_lag;
+	if ((r = zc_flow_add_sink_opts(bflow, fd, &so)) < 0) {
+		warnx("%s: %s", cl->label, zc_strerror(r));
+		close(fd);
+		free(cl);
+		zc_server_done(sv);
+		rval = 1;
+		return;
+	}
+	cl->sink = r;
+	LIST_INSERT_HEAD(&clients, cl, entry);
+	if (zc_loop_watch(loop, fd, POLLIN, client_read, cl) == 0)
+		cl->watched = 1;
+}
+
+/* The live flow from standard input, with no client yet. */
+static void
+start_broadcast(void)
+{
+	struct zc_flow_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.flags = ZC_FLOW_LIVE | (nosplice ? ZC_FLOW_NO_SPLICE : 0) |
+	    (splicetcp ? ZC_FLOW_SPLICE_TCP : 0) |
+	    (copyout ? ZC_FLOW_COPY_OUT : 0);
+	o.limit = ZC_NO_LIMIT;
+	if (rate > 0) {
+		o.flags |= ZC_FLOW_RATE;
+		o.rate = rate;
+	}
+	o.on_done = b_done;
+	o.on_sink_error = b_sink_error;
+	if ((bflow = zc_flow_new(loop, STDIN_FILENO, &o)) == NULL)
+		errx(1, "stdin: %s", strerror(errno));
+	if (Pflag)
+		blane = progress_lane(&prog, "send", stdin_size());
+}
+
+/* Timers: -w idle, -q, the accept failure lines, -P. */
 static void
 on_tick(void *arg)
 {
 	struct conn *c, *next;
 	int64_t now = now_ms();
 
-	if (accept_paused && lfd >= 0) {
-		accept_paused = 0;
-		resume_accept();
-	}
 	accept_flush(0);
 	if (Pflag)
 		progress_tick(0);
 	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
-		if (!c->established) {
-			if (c->connect_by > 0 && now >= c->connect_by) {
-				conn_fail(c, c->e[1].label, -ETIMEDOUT);
-				continue;
-			}
-			if (c->unix_retry)
-				try_connect(c);
+		if (!c->established)
 			continue;
-		}
 		if (c->quit_at > 0 && now >= c->quit_at) {
 			conn_end(c);
 			continue;
@@ -1233,48 +1357,7 @@ on_tick(void *arg)
 static int
 busy(void)
 {
-	return !LIST_EMPTY(&conns) || lfd >= 0;
-}
-
-static int
-watched(int fd, void *arg)
-{
-	int i;
-
-	for (i = 0; i < nwatches; i++)
-		if (watches[i].fd == fd && watches[i].arg == arg)
-			return 1;
-	return 0;
-}
-
-/* Drives the watched fds and the tick by hand, for when zc_loop_run has
- * no flow to run: a listener or a connect waiting on its own. */
-static void
-poll_watches(void)
-{
-	struct pollfd *pfd;
-	struct watch *w;
-	int i, n = nwatches, r;
-
-	pfd = calloc(n + 1, sizeof(*pfd));
-	w = calloc(n + 1, sizeof(*w));
-	if (pfd == NULL || w == NULL)
-		err(1, NULL);
-	for (i = 0; i < n; i++) {
-		w[i] = watches[i];
-		pfd[i].fd = w[i].fd;
-		pfd[i].events = w[i].events;
-	}
-	r = poll(pfd, n, ticking ? TICK_MS : -1);
-	if (r == -1 && errno != EINTR)
-		err(1, "poll");
-	for (i = 0; r > 0 && i < n; i++)
-		if (pfd[i].revents != 0 && watched(w[i].fd, w[i].arg))
-			w[i].cb(loop, w[i].fd, pfd[i].revents, w[i].arg);
-	free(pfd);
-	free(w);
-	if (ticking)
-		on_tick(NULL);
+	return !LIST_EMPTY(&conns) || lfd >= 0 || bflow != NULL;
 }
 
 /* Turns on the tick that drives the timers. */
@@ -1287,13 +1370,13 @@ start_tick(void)
 	ticking = 1;
 }
 
-/* Resolves the target of every connection once, before any client
- * comes; exits with the spec message when it cannot be used. */
+/* Checks that the target of every connection resolves, before any
+ * client comes; exits with the spec message when it cannot be used. */
 static void
 prepare_target(void)
 {
 	struct zc_spec *sp;
-	struct addrinfo hints;
+	struct addrinfo hints, *ai;
 	struct stat sb;
 	const char *path = NULL;
 	int r;
@@ -1313,11 +1396,12 @@ prepare_target(void)
 		hints.ai_protocol = IPPROTO_TCP;
 		hints.ai_flags = AI_NUMERICSERV | (nflag ? AI_NUMERICHOST : 0);
 		r = getaddrinfo(sp->host[0] != '\0' ? sp->host : NULL,
-		    sp->port, &hints, &target.ai);
+		    sp->port, &hints, &ai);
 		if (r != 0)
 			errx(1, "spec '%s': %s", esc(spec_text[target.idx]),
 			    r == EAI_SYSTEM ? strerror(errno) :
 			    gai_strerror(r));
+		freeaddrinfo(ai);
 		target.async = 1;
 		return;
 	case ZC_SPEC_UNIX:
@@ -1349,11 +1433,9 @@ prepare_target(void)
 	}
 	if (path == NULL)
 		return;
-	if (strlen(path) >= sizeof(target.sun.sun_path))
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		errx(1, "spec '%s': %s", esc(spec_text[target.idx]),
 		    strerror(ENAMETOOLONG));
-	target.sun.sun_family = AF_UNIX;
-	memcpy(target.sun.sun_path, path, strlen(path) + 1);
 	target.is_unix = 1;
 	target.async = 1;
 }
@@ -1427,8 +1509,8 @@ stdio_nonblock(int restore)
 static void
 start_listening(void)
 {
+	struct zc_server_opts so;
 	char buf[LABEL_MAX];
-	int r;
 
 	lfd = zc_listen_sockfile(&spec[0], oflags | ZC_OPEN_NONBLOCK,
 	    SOMAXCONN, &sockfile);
@@ -1445,9 +1527,15 @@ start_listening(void)
 		    sizeof(serv)) == 0)
 			fprintf(stderr, "Listening on %s %s\n", buf, serv);
 	}
-	if ((r = watch(lfd, POLLIN, on_accept, NULL)) < 0)
-		errx(1, "spec '%s': %s", esc(spec_text[0]), zc_strerror(r));
-	listening = 1;
+	memset(&so, 0, sizeof(so));
+	so.open_flags = ZC_OPEN_NONBLOCK;
+	so.max_conns = bflag ? maxconns : conn_limit();
+	/* A broadcast closes the clients over -m at once. */
+	so.flags = bflag ? ZC_SERVER_REFUSE : 0;
+	so.on_accept = bflag ? b_accept : on_accept;
+	so.on_event = on_server_event;
+	if ((server = zc_server_new(loop, lfd, &so)) == NULL)
+		errx(1, "spec '%s': %s", esc(spec_text[0]), strerror(errno));
 }
 
 /* The end (0 or 1) that is standard input and output, or -1. */
@@ -1666,6 +1754,18 @@ main(int argc, char *argv[])
 		case 'z':
 			zflag = 1;
 			break;
+		case OPT_BROADCAST:
+			bflag = 1;
+			break;
+		case OPT_MAX_LAG:
+			max_lag = parse_size("max lag", optarg);
+			if (max_lag == 0)
+				errx(1, "invalid max lag: '%s'", esc(optarg));
+			break;
+		case OPT_TAP:
+		case OPT_TAP_BACK:
+			tap[ch == OPT_TAP_BACK].text = optarg;
+			break;
 		case OPT_ONE_WAY:
 		case OPT_RECV_ONLY:
 		case OPT_SEND_ONLY:
@@ -1830,6 +1930,23 @@ main(int argc, char *argv[])
 	    spec[target.idx].kind != ZC_SPEC_TCP))
 		errx(1, "-p and -s need a TCP connection to make");
 	set_directions();
+	if (bflag && (!kflag || nspecs != 1 || !is_listen(&spec[0])))
+		errx(1, "--broadcast needs -k and one listening spec (-l)");
+	if (bflag && (dflag || oneway != BOTH_WAYS || qsecs >= 0 ||
+	    wsecs > 0 || tap[0].text != NULL || tap[1].text != NULL))
+		errx(1, "--broadcast cannot go with -d, -q, -w, --send-only, "
+		    "--recv-only, --one-way, --tap or --tap-back");
+	if ((tap[0].text != NULL || tap[1].text != NULL) && nspecs != 2)
+		errx(1, "--tap and --tap-back need a relay (two specs)");
+	for (r = 0; r < 2; r++)
+		if (tap[r].text != NULL && dir_off[r])
+			errx(1, "%s: the %s direction is left out",
+			    r ? "--tap-back" : "--tap", r ? "B to A" : "A to B");
+	if (max_lag > 0 && !bflag && tap[0].text == NULL &&
+	    tap[1].text == NULL)
+		errx(1, "--max-lag needs --broadcast, --tap or --tap-back");
+	if (bflag && max_lag == 0)
+		max_lag = MAX_LAG_DEFAULT;
 	check_stdio();
 	if ((dir_off[0] || dir_off[1]) &&
 	    (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
@@ -1852,9 +1969,22 @@ main(int argc, char *argv[])
 	if (wsecs > 0 || qsecs > 0 || Pflag)
 		start_tick();
 
-	if (is_listen(&spec[0]))
+	for (r = 0; r < 2; r++) {
+		struct zc_endpoint ep;
+
+		if (tap[r].text == NULL)
+			continue;
+		open_spec(&ep, tap[r].text, ZC_OPEN_WRITE | (oflags &
+		    (ZC_OPEN_APPEND | ZC_OPEN_IPV4 | ZC_OPEN_IPV6 |
+		    ZC_OPEN_NUMERIC)), wsecs > 0 ? wsecs * 1000 : -1);
+		tap[r].fd = ep.fd;
+		tap[r].owned = ep.owned;
+	}
+	if (is_listen(&spec[0])) {
 		start_listening();
-	else {
+		if (bflag)
+			start_broadcast();
+	} else {
 		struct conn *c;
 
 		if ((c = conn_new()) == NULL)
@@ -1869,8 +1999,8 @@ main(int argc, char *argv[])
 			break;
 		if (r < 0 && r != -ETIMEDOUT)
 			errx(1, "event loop: %s", zc_strerror(r));
-		if (r == 0 && busy())
-			poll_watches();
+		if (r == 0)
+			break;	/* nothing watched, nothing to wait for */
 	}
 	if (stopped) {
 		struct conn *c;
@@ -1879,6 +2009,10 @@ main(int argc, char *argv[])
 			c->failed = 1;
 			conn_end(c);
 		}
+		if (bflow != NULL) {
+			b_end(0);
+			rval = 1;
+		}
 	}
 	if (Pflag)
 		progress_tick(1);
@@ -1886,8 +2020,11 @@ main(int argc, char *argv[])
 	accept_flush(1);
 	free_loop();
 	stdio_nonblock(1);
-	if (target.ai != NULL)
-		freeaddrinfo(target.ai);
+	for (r = 0; r < 2; r++)
+		if (tap[r].owned && close(tap[r].fd) == -1 && !tap[r].gone) {
+			warn("tap '%s'", esc(tap[r].text));
+			rval = 1;
+		}
 	free(hp);
 	return rval;
 }

@@ -4,6 +4,8 @@
  * descriptor structures, the engine's limits, and the functions one of
  * those files calls in another. Not installed.
  *
+ * The server layer (server.c) uses the loop's watches and timers only.
+ *
  * A flow runs in one of these modes, chosen when it first runs:
  *   M_SRCPIPE   one sink, the source is a pipe: splice source -> sink
  *   M_SINKPIPE  one sink that is a pipe: splice source -> sink
@@ -45,6 +47,18 @@ enum utype { U_FLOW, U_WATCH };
 
 struct fdent;
 struct watch;
+struct zc_loop;
+
+/* A one-shot timer of the loop (loop.c), kept in the struct of its user
+ * (server.c): cb runs from zc_loop_run once the time has come. An armed
+ * timer keeps zc_loop_run running. */
+struct timer {
+	TAILQ_ENTRY(timer) link;
+	int64_t at;		/* ms (zc__now_ms); 0: not armed */
+	uint64_t gen;		/* the loop's timer pass it was armed in */
+	void (*cb)(struct zc_loop *, void *);
+	void *arg;
+};
 
 /* One interest in a descriptor: a flow's source or sink, or a watch. */
 struct user {
@@ -202,6 +216,9 @@ struct zc_loop {
 	int64_t next_tick;
 	void (*tick_cb)(void *);
 	void *tick_arg;
+	TAILQ_HEAD(, timer) timers;	/* armed, in no order */
+	int ntimers;
+	uint64_t tgen;		/* timer passes so far */
 	struct zc_pipe pool[POOL_MAX];
 	int npool;
 	size_t poolbytes;
@@ -226,6 +243,10 @@ void	user_detach(struct zc_loop *, struct user *);
 int	user_want(struct zc_loop *, struct user *, uint32_t);
 void	flow_ready(struct zc_flow *);
 void	flow_unready(struct zc_flow *);
+void	timer_init(struct timer *, void (*)(struct zc_loop *, void *),
+	    void *);
+void	timer_arm(struct zc_loop *, struct timer *, int);
+void	timer_disarm(struct zc_loop *, struct timer *);
 
 /* pool.c */
 /* pipe_get's answers that mean "no pipe to be had": go on by read/write. */

@@ -1,11 +1,11 @@
 /*
  * loop.c: the event loop of the flow engine. One thread, one epoll set
  * (level-triggered), an eventfd for zc_loop_stop, deadlines (tick, idle,
- * run timeout, a rated flow's refilled bucket) through the epoll_wait
- * timeout. It owns the descriptor
- * table and its epoll registrations (users, O_NONBLOCK while in use),
- * the ready list of flows, the watches, dispatch of reported events, and
- * the public zc_loop_* calls.
+ * run timeout, a rated flow's refilled bucket, the internal one-shot
+ * timers of the server layer) through the epoll_wait timeout. It owns the
+ * descriptor table and its epoll registrations (users, O_NONBLOCK while
+ * in use), the ready list of flows, the watches, the timers, dispatch of
+ * reported events, and the public zc_loop_* calls.
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -184,6 +184,64 @@ flow_unready(struct zc_flow *f)
 	f->rq = NULL;
 }
 /* ------------------------------------------------------------------ */
+/* Timers (one-shot, for the server layer)                            */
+/* ------------------------------------------------------------------ */
+
+void
+timer_init(struct timer *t, void (*cb)(struct zc_loop *, void *), void *arg)
+{
+	memset(t, 0, sizeof(*t));
+	t->cb = cb;
+	t->arg = arg;
+}
+
+/* Arms t to run in ms milliseconds (0: on the loop's next turn),
+ * re-arming it when it was armed. */
+void
+timer_arm(struct zc_loop *l, struct timer *t, int ms)
+{
+	timer_disarm(l, t);
+	t->at = (l->running ? l->now : zc__now_ms()) + (ms > 0 ? ms : 0);
+	if (t->at <= 0)
+		t->at = 1;
+	t->gen = l->tgen;
+	TAILQ_INSERT_TAIL(&l->timers, t, link);
+	l->ntimers++;
+}
+
+void
+timer_disarm(struct zc_loop *l, struct timer *t)
+{
+	if (t->at == 0)
+		return;
+	TAILQ_REMOVE(&l->timers, t, link);
+	l->ntimers--;
+	t->at = 0;
+}
+
+/* Runs the timers that are due and were armed before this pass; a
+ * callback may arm, disarm or free any timer. */
+static void
+run_timers(struct zc_loop *l)
+{
+	struct timer *t;
+	uint64_t pass;
+
+	if (l->ntimers == 0)
+		return;
+	pass = ++l->tgen;
+	for (;;) {
+		TAILQ_FOREACH(t, &l->timers, link)
+			if (t->at <= l->now && t->gen < pass)
+				break;
+		if (t == NULL)
+			return;
+		timer_disarm(l, t);
+		t->cb(l, t->arg);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Public: the loop                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -201,6 +259,7 @@ zc_loop_new(void)
 	TAILQ_INIT(&l->flows);
 	TAILQ_INIT(&l->ready);
 	TAILQ_INIT(&l->watches);
+	TAILQ_INIT(&l->timers);
 	LIST_INIT(&l->rests);
 	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		goto fail;
@@ -235,6 +294,8 @@ zc_loop_free(struct zc_loop *l)
 		zc_flow_free(f);
 	while ((w = TAILQ_FIRST(&l->watches)) != NULL)
 		zc_loop_unwatch(l, w->fd);
+	while (!TAILQ_EMPTY(&l->timers))
+		timer_disarm(l, TAILQ_FIRST(&l->timers));
 	rest_free_all(l);
 	loop_trim(l);
 	for (i = 0; i < l->nfds; i++)
@@ -420,12 +481,16 @@ static int
 next_timeout(struct zc_loop *l, int timeout_ms)
 {
 	struct zc_flow *f;
+	struct timer *t;
 	int64_t d = INT64_MAX;
 
 	if (!TAILQ_EMPTY(&l->ready))
 		return 0;
 	if (l->tick_ms > 0)
 		d = l->next_tick;
+	TAILQ_FOREACH(t, &l->timers, link)
+		if (t->at < d)
+			d = t->at;
 	if (timeout_ms >= 0 && l->active + timeout_ms < d)
 		d = l->active + timeout_ms;
 	TAILQ_FOREACH(f, &l->flows, link) {
@@ -461,7 +526,7 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 		run_ready(l);
 		if (l->stop)
 			break;
-		if (l->nrun == 0 && l->nwatch == 0) {
+		if (l->nrun == 0 && l->nwatch == 0 && l->ntimers == 0) {
 			err = 0;
 			goto out;
 		}
@@ -481,6 +546,7 @@ zc_loop_run(struct zc_loop *l, int timeout_ms)
 		}
 		check_idle(l);
 		wake_rated(l);
+		run_timers(l);
 		if (l->tick_ms > 0 && l->now >= l->next_tick) {
 			l->next_tick = l->now + l->tick_ms;
 			l->tick_cb(l->tick_arg);

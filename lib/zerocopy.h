@@ -373,7 +373,8 @@ struct zc_loop *zc_loop_new(void);
 void zc_loop_free(struct zc_loop *loop);
 
 /*
- * Runs until no flow is left running (0), until zc_loop_stop (-ECANCELED),
+ * Runs until no flow is left running, no descriptor is watched and no
+ * server or connect waits on a timer (0), until zc_loop_stop (-ECANCELED),
  * or until no byte moved and no event came for timeout_ms (-ETIMEDOUT;
  * timeout_ms < 0: no bound). Callbacks run from inside this call.
  */
@@ -532,8 +533,11 @@ struct zc_connect;
 enum zc_server_event {
 	ZC_SERVER_EV_PAUSED,	/* accept failed with err (-EMFILE,
 				   -ENFILE, -ENOBUFS, -ENOMEM): the server
-				   waits and tries again by itself */
-	ZC_SERVER_EV_RESUMED,	/* accepting again after a pause */
+				   stops watching, waits 100 ms and tries
+				   again by itself; told for every try
+				   that fails so, to be counted */
+	ZC_SERVER_EV_RESUMED,	/* accepting again after a pause: once,
+				   before the first connection it takes */
 	ZC_SERVER_EV_REFUSED,	/* ZC_SERVER_REFUSE: fd, a connection over
 				   the cap, is closed once on_event returns */
 	ZC_SERVER_EV_FAILED	/* accept failed for good with err: the
@@ -557,7 +561,9 @@ struct zc_server_opts {
 
 /* A server on lfd, a listening socket the caller made (zc_listen) and
  * keeps: accepts with zc_accept's retries, up to max_conns at once,
- * pausing on EMFILE and the like. NULL with errno set. (since 0.3) */
+ * pausing on EMFILE and the like. While it watches lfd or is paused it
+ * keeps zc_loop_run running; free it before the loop. NULL with errno
+ * set. (since 0.3) */
 struct zc_server *zc_server_new(struct zc_loop *loop, int lfd,
     const struct zc_server_opts *opts);
 
@@ -570,11 +576,13 @@ int zc_server_count(const struct zc_server *sv);
 /* Stops accepting and frees sv; lfd stays open. Safe from callbacks. */
 void zc_server_free(struct zc_server *sv);
 
-/* Connects to sp (TCP, each address in turn, or a unix socket) without
- * blocking the loop, from src when not NULL (zc_endpoint_open_from),
- * within timeout_ms (< 0: no bound); then calls cb once with the
- * connected socket (O_NONBLOCK, the caller's) or -errno. NULL with
- * errno set when it cannot start. (since 0.3) */
+/* Connects to sp (TCP, each address in turn, or a unix socket, a full
+ * backlog tried again every 50 ms) without blocking the loop (a TCP name
+ * is resolved at once), from src when not NULL (zc_endpoint_open_from),
+ * within timeout_ms (< 0: no bound); then calls cb once, from the loop,
+ * with the connected socket (O_NONBLOCK, the caller's) or -errno, and
+ * frees c. NULL with errno set when it cannot start (-EINVAL: sp does
+ * not connect). (since 0.3) */
 struct zc_connect *zc_connect_start(struct zc_loop *loop,
     const struct zc_spec *sp, const struct zc_spec *src, unsigned flags,
     int timeout_ms, void (*cb)(struct zc_connect *c, int fd, void *arg),
