@@ -9,7 +9,9 @@
  * and the input pipe is resized only with -p: together they make a
  * consumer that does not adapt to its pipe. With -l, -k COUNT first
  * accepts COUNT connections that it holds open unread (idle ones), then
- * creates the -R file and sinks the next connection.
+ * creates the -R file and sinks the next connection. With -t it
+ * connects to host:port (or unix:path) instead, as a subscriber of a
+ * live stream does, and with -n stops once it has that many bytes.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,13 +32,15 @@
 
 static uint64_t first_ns;
 static size_t chunk;
+static uint64_t limit = UINT64_MAX;	/* -t -n: stop after this many */
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: zc-sink [-rV] [-c chunk] [-k idle] "
 	    "[-l host:port | -l unix:path] [-n bytes] [-P portfile]\n"
-	    "               [-p pipesize] [-R readyfile]\n");
+	    "               [-p pipesize] [-R readyfile] "
+	    "[-t host:port | -t unix:path]\n");
 	exit(1);
 }
 
@@ -62,7 +66,11 @@ sink_read(int fd, int verify, uint64_t pos)
 		pat = pattern_buf(len);
 
 	for (;;) {
-		if ((r = read(fd, buf, len)) == -1) {
+		if (limit - pos < len)
+			len = limit - pos;
+		if (len == 0)
+			r = 0;
+		else if ((r = read(fd, buf, len)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "read");
@@ -118,7 +126,13 @@ sink_splice(int fd, int null, size_t psz)
 		err(1, "pipe");
 	pipe_size(p[1], psz ? psz : 1024 * 1024);
 	for (;;) {
-		r = splice(fd, NULL, p[1], NULL, chunk ? chunk : BIG,
+		size_t len = chunk ? chunk : BIG;
+
+		if (limit - pos < len)
+			len = limit - pos;
+		if (len == 0)
+			break;
+		r = splice(fd, NULL, p[1], NULL, len,
 		    SPLICE_F_MOVE | SPLICE_F_MORE);
 		if (r == -1) {
 			if (errno == EINTR)
@@ -187,6 +201,7 @@ main(int argc, char *argv[])
 {
 	struct stat st;
 	const char *listen_spec = NULL, *portfile = NULL, *readyfile = NULL;
+	const char *target = NULL;
 	const char *errstr;
 	uint64_t want = 0, got_bytes;
 	size_t psz = 0;
@@ -195,7 +210,7 @@ main(int argc, char *argv[])
 
 	die_with_parent();
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "P:R:Vc:k:l:n:p:r")) != -1) {
+	while ((ch = getopt(argc, argv, "P:R:Vc:k:l:n:p:rt:")) != -1) {
 		switch (ch) {
 		case 'P':
 			portfile = optarg;
@@ -229,17 +244,25 @@ main(int argc, char *argv[])
 		case 'r':
 			rd = 1;
 			break;
+		case 't':
+			target = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc || ((idle || readyfile) && listen_spec == NULL))
+	if (optind != argc || ((idle || readyfile) && listen_spec == NULL) ||
+	    (target != NULL && listen_spec != NULL))
 		usage();
+	if (target != NULL && check)
+		limit = want;
 
 	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
 		err(1, "/dev/null");
 	if (listen_spec != NULL)
 		fd = accept_one(listen_spec, portfile, idle, readyfile);
+	if (target != NULL)
+		fd = net_connect(target, 10000);
 	if (fstat(fd, &st) == -1)
 		err(1, "fstat");
 	if (S_ISFIFO(st.st_mode) && psz)

@@ -1,15 +1,24 @@
 /*
  * ztee: copy standard input to standard output and to every OUTPUT,
- * through one zero-copy flow. Compatible with GNU coreutils tee.
+ * through one zero-copy flow. Compatible with GNU coreutils tee. With
+ * -k the flow is live: listen outputs serve subscribers that join and
+ * leave while the input lasts, as lossy sinks with a lag bound.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +39,8 @@ static const char *const mode_names[] = {
 	"warn", "warn-nopipe", "exit", "exit-nopipe"
 };
 
+#define MAX_LAG_DEFAULT (4 << 20)	/* --max-lag: 4 MiB */
+
 struct output {
 	const char *name;	/* for messages */
 	int fd;
@@ -38,13 +49,40 @@ struct output {
 	int pipe;		/* a pipe or FIFO: watched for a lost reader */
 	int gone;		/* dropped from the flow */
 	int broken;		/* its reader went away while idle */
+	/* -k: a listen output, fd its listening socket. */
+	int listen;
+	struct zc_server *sv;
+	struct zc_sockfile sf;	/* unix-listen: the socket file */
+	unsigned nsubs;		/* subscribers so far, for their numbers */
+	struct ztee *z;
+};
+
+/* A subscriber of a listen output: a lossy sink of the live flow. */
+struct sub {
+	struct output *o;
+	unsigned id;		/* 1, 2, ... per listen output */
+	int fd;			/* the flow closes it (ZC_SINK_CLOSE) */
+	int sink;
+};
+
+/* What a sink index of the flow is: a fixed output or a subscriber. */
+struct sinkref {
+	int out;		/* index in out[], or -1 */
+	struct sub *sub;	/* or a subscriber, or NULL (free) */
 };
 
 struct ztee {
 	enum mode mode;
 	struct output *out;
 	int nout;
-	int *sink_out;		/* sink index -> output index */
+	struct sinkref *ref;	/* sink index -> what it is */
+	int nref;
+	int keep;		/* -k */
+	int live;		/* -k with a listen output: a live flow */
+	int max_subs;		/* -m; 0: no cap */
+	uint64_t max_lag;	/* --max-lag */
+	int verbose;		/* -v */
+	int sigpipe_ign;	/* SIGPIPE was ignored when ztee started */
 	struct zc_loop *loop;
 	struct zc_flow *flow;
 	int done;
@@ -59,6 +97,7 @@ struct ztee {
 
 enum {
 	OPT_NO_SPLICE = 256,
+	OPT_MAX_LAG,
 	OPT_OUTPUT_ERROR,
 	OPT_HELP,
 	OPT_VERSION
@@ -68,6 +107,9 @@ static const struct option longopts[] = {
 	{ "append", no_argument, NULL, 'a' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "ignore-interrupts", no_argument, NULL, 'i' },
+	{ "keep-open", no_argument, NULL, 'k' },
+	{ "max-lag", required_argument, NULL, OPT_MAX_LAG },
+	{ "max-subscribers", required_argument, NULL, 'm' },
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
 	{ "output-error", optional_argument, NULL, OPT_OUTPUT_ERROR },
 	{ "progress", no_argument, NULL, 'P' },
@@ -89,20 +131,36 @@ usage(void)
 static void __attribute__((noreturn))
 help(void)
 {
-	printf("usage: %s [-aiPpv] [-L rate] [--no-splice] "
-	    "[--output-error[=MODE]] [OUTPUT ...]\n", getprogname());
+	printf("usage: %s [-aikPpv] [-L rate] [-m max] [--max-lag size] "
+	    "[--no-splice]\n"
+	    "            [--output-error[=MODE]] [OUTPUT ...]\n",
+	    getprogname());
 	fputs("Copy standard input to standard output and to every OUTPUT.\n"
 	    "\n"
 	    "  -a, --append             append to files, do not truncate them\n"
 	    "  -i, --ignore-interrupts  ignore SIGINT\n"
+	    "  -k, --keep-open          listen outputs serve subscribers that "
+	    "join and leave\n"
+	    "                           while the input lasts, each from the "
+	    "moment it joins\n"
 	    "  -L, --rate-limit=RATE    read at most RATE bytes a second "
 	    "(suffixes k, M, G),\n"
 	    "                           still by splice\n"
+	    "  -m, --max-subscribers=MAX  with -k, at most MAX subscribers at "
+	    "once per\n"
+	    "                           listen output; more are closed at "
+	    "once\n"
+	    "      --max-lag=SIZE       with -k, cut off a subscriber more "
+	    "than SIZE bytes\n"
+	    "                           behind (suffixes as head -c; default "
+	    "4M)\n"
 	    "  -P, --progress           show a progress line on standard error "
 	    "(pv's)\n"
 	    "  -p                       same as --output-error=warn-nopipe\n"
 	    "  -v, --stats              print bytes and methods per output at "
-	    "the end\n"
+	    "the end;\n"
+	    "                           with -k, subscribers' joins, leaves "
+	    "and cut-offs\n"
 	    "      --no-splice          copy with read and write only\n"
 	    "      --output-error[=MODE]  what to do when an output fails\n"
 	    "      --help               show this help and exit\n"
@@ -249,6 +307,21 @@ open_output(struct ztee *z, struct output *o, const char *text, int append)
 			exit(1);
 		return -1;
 	}
+	if (z->keep && (sp.kind == ZC_SPEC_TCP_LISTEN ||
+	    sp.kind == ZC_SPEC_UNIX_LISTEN)) {
+		/* -k: a listening socket; main starts its server. */
+		if ((fd = zc_listen_sockfile(&sp, 0, SOMAXCONN,
+		    &o->sf)) < 0) {
+			output_failed(z, text, fd);
+			return -1;
+		}
+		o->fd = fd;
+		o->owned = 1;
+		o->listen = 1;
+		o->z = z;
+		z->live = 1;
+		return 0;
+	}
 	r = zc_endpoint_open(&ep, &sp,
 	    ZC_OPEN_WRITE | (append ? ZC_OPEN_APPEND : 0), -1);
 	if (r < 0) {
@@ -280,18 +353,227 @@ is_pipe(int fd)
 	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
+/* Writes the address of fd's peer into buf as "ADDR:PORT" or
+ * "[V6ADDR]:PORT"; returns buf, or NULL when the peer has no address
+ * to show (a unix socket that did not bind). */
+static const char *
+peer_text(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return NULL;
+	if (ss.ss_family == AF_UNIX) {
+		const char *path = ((struct sockaddr_un *)&ss)->sun_path;
+
+		if (sl <= offsetof(struct sockaddr_un, sun_path) ||
+		    path[0] == '\0')
+			return NULL;
+		snprintf(buf, len, "%s", esc(path));
+		return buf;
+	}
+	/* A v4 client of a dual-stack listener shows as v4. */
+	if (ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = s6->sin6_port;
+		memcpy(&sin.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		memcpy(&ss, &sin, sizeof(sin));
+		sl = sizeof(sin);
+	}
+	if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv,
+	    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return NULL;
+	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    host, serv);
+	return buf;
+}
+
+/* The entry of sink index s, the table grown to hold it; NULL when out
+ * of memory. */
+static struct sinkref *
+sinkref_at(struct ztee *z, int s)
+{
+	struct sinkref *nr;
+	int n;
+
+	if (s >= z->nref) {
+		n = z->nref * 2 > s + 1 ? z->nref * 2 : s + 16;
+		if ((nr = reallocarray(z->ref, n, sizeof(*nr))) == NULL)
+			return NULL;
+		for (; z->nref < n; z->nref++) {
+			nr[z->nref].out = -1;
+			nr[z->nref].sub = NULL;
+		}
+		z->ref = nr;
+	}
+	return &z->ref[s];
+}
+
+/* A subscriber joins: a lossy sink of the live flow from now on. */
+static void
+on_accept(struct zc_server *sv, int fd, void *arg)
+{
+	struct output *o = arg;
+	struct ztee *z = o->z;
+	struct zc_sink_opts so = { .flags = ZC_SINK_CLOSE,
+	    .max_lag = z->max_lag };
+	struct sinkref *ref;
+	struct sub *sb;
+	char peer[NI_MAXHOST + NI_MAXSERV + 8];
+	const char *pt = z->verbose ? peer_text(fd, peer, sizeof(peer)) :
+	    NULL;
+	unsigned id = ++o->nsubs;
+	int s;
+
+	if ((sb = calloc(1, sizeof(*sb))) == NULL) {
+		s = -ENOMEM;
+		goto fail;
+	}
+	if ((s = zc_flow_add_sink_opts(z->flow, fd, &so)) < 0)
+		goto fail;
+	if ((ref = sinkref_at(z, s)) == NULL) {
+		zc_flow_remove_sink(z->flow, s);	/* closes fd */
+		free(sb);
+		zc_server_done(sv);
+		warnx("%s: subscriber %u: %s", shquote(o->name), id,
+		    strerror(ENOMEM));
+		return;
+	}
+	sb->o = o;
+	sb->id = id;
+	sb->fd = fd;
+	sb->sink = s;
+	ref->out = -1;
+	ref->sub = sb;
+	if (z->verbose)
+		warnx("%s: subscriber %u joined%s%s", shquote(o->name), id,
+		    pt != NULL ? " from " : "", pt != NULL ? pt : "");
+	return;
+fail:
+	free(sb);
+	close(fd);
+	zc_server_done(sv);
+	warnx("%s: subscriber %u: %s", shquote(o->name), id, zc_strerror(s));
+}
+
+/* The server of a listen output tells: a connection over the -m cap
+ * (closed at once), accepting paused and resumed, or failed for good. */
+static void
+on_event(struct zc_server *sv, enum zc_server_event ev, int error, int fd,
+    void *arg)
+{
+	struct output *o = arg;
+	struct ztee *z = o->z;
+	char peer[NI_MAXHOST + NI_MAXSERV + 8];
+	const char *pt;
+
+	switch (ev) {
+	case ZC_SERVER_EV_REFUSED:
+		if (!z->verbose)
+			break;
+		pt = peer_text(fd, peer, sizeof(peer));
+		warnx("%s: connection%s%s refused: %d subscribers already",
+		    shquote(o->name), pt != NULL ? " from " : "",
+		    pt != NULL ? pt : "", z->max_subs);
+		break;
+	case ZC_SERVER_EV_PAUSED:
+		warnx("%s: accept: %s (waiting)", shquote(o->name),
+		    zc_strerror(error));
+		break;
+	case ZC_SERVER_EV_RESUMED:
+		if (z->verbose)
+			warnx("%s: accepting again", shquote(o->name));
+		break;
+	case ZC_SERVER_EV_FAILED:
+		warnx("%s: accept: %s", shquote(o->name), zc_strerror(error));
+		z->status = 1;
+		break;
+	}
+}
+
+/* A subscriber left (error: a write failed) or was cut off (-ZC_ELAG):
+ * told with -v, never an error; its sink is removed, its fd closed. */
+static void
+sub_gone(struct ztee *z, struct sub *sb, int error)
+{
+	struct output *o = sb->o;
+	struct zc_stats st, fs;
+	const char *name = shquote(o->name);
+
+	zc_flow_sink_stats(z->flow, sb->sink, &st);
+	if (!z->verbose)
+		;
+	else if (error == -ZC_ELAG) {
+		/* Within the bound, it was the end-of-input drain. */
+		zc_flow_stats(z->flow, &fs);
+		if (fs.bytes - st.bytes > z->max_lag)
+			warnx("%s: subscriber %u cut off after %ju bytes: "
+			    "more than %ju bytes behind", name, sb->id,
+			    (uintmax_t)st.bytes, (uintmax_t)z->max_lag);
+		else
+			warnx("%s: subscriber %u cut off after %ju bytes: "
+			    "stalled at end of input", name, sb->id,
+			    (uintmax_t)st.bytes);
+	} else if (error == -EPIPE || error == -ECONNRESET)
+		warnx("%s: subscriber %u left after %ju bytes", name, sb->id,
+		    (uintmax_t)st.bytes);
+	else
+		warnx("%s: subscriber %u left after %ju bytes: %s", name,
+		    sb->id, (uintmax_t)st.bytes, zc_strerror(error));
+	z->ref[sb->sink].sub = NULL;
+	zc_flow_remove_sink(z->flow, sb->sink);
+	if (o->sv != NULL)
+		zc_server_done(o->sv);
+	free(sb);
+}
+
+/* End of input: a subscriber still there has every byte. Told with -v;
+ * its write side is shut and what it sent is read, so that closing
+ * sends no reset that could cost it the tail. */
+static void
+sub_end(struct ztee *z, struct sub *sb)
+{
+	struct zc_stats st;
+	char junk[4096];
+	int i;
+
+	zc_flow_sink_stats(z->flow, sb->sink, &st);
+	if (z->verbose)
+		warnx("%s: subscriber %u ended after %ju bytes",
+		    shquote(sb->o->name), sb->id, (uintmax_t)st.bytes);
+	shutdown(sb->fd, SHUT_WR);
+	for (i = 0; i < 64; i++)
+		if (recv(sb->fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+			break;
+}
+
 static int
 on_sink_error(struct zc_flow *f, int sink, int error, void *arg)
 {
 	struct ztee *z = arg;
-	struct output *o = &z->out[z->sink_out[sink]];
+	struct output *o;
 
+	if (z->ref[sink].sub != NULL) {
+		sub_gone(z, z->ref[sink].sub, error);
+		return 0;
+	}
+	o = &z->out[z->ref[sink].out];
 	o->gone = 1;
 	if (error == -EPIPE) {
 		switch (z->mode) {
 		case MODE_SIGPIPE:
 			/* What write(2) would have done; a no-op when
-			 * SIGPIPE is ignored, and then GNU tee is silent. */
+			 * SIGPIPE is ignored, and then GNU tee is silent.
+			 * A live flow ignores it for its subscribers. */
+			if (z->live && !z->sigpipe_ign)
+				signal(SIGPIPE, SIG_DFL);
 			raise(SIGPIPE);
 			return 0;
 		case MODE_WARN_NOPIPE:
@@ -315,9 +597,16 @@ static void
 on_done(struct zc_flow *f, int error, void *arg)
 {
 	struct ztee *z = arg;
+	int i;
 
 	z->done = 1;
 	z->done_err = error;
+	/* No subscriber joins after the end. */
+	for (i = 0; i < z->nout; i++)
+		if (z->out[i].sv != NULL) {
+			zc_server_free(z->out[i].sv);
+			z->out[i].sv = NULL;
+		}
 }
 
 /* Stops the loop when every output left is a pipe whose reader is gone
@@ -328,6 +617,8 @@ check_pipes(struct ztee *z)
 	struct pollfd pfd;
 	int i, live = 0;
 
+	if (z->live)
+		return;		/* subscribers may still come */
 	for (i = 0; i < z->nout; i++) {
 		struct output *o = &z->out[i];
 
@@ -394,16 +685,23 @@ main(int argc, char *argv[])
 {
 	struct ztee z;
 	struct zc_flow_opts fo;
+	struct zc_server_opts so;
 	struct zc_stats st;
+	struct sigaction sa;
+	struct sinkref *ref;
+	const char *errstr;
 	double start;
 	uint64_t rate = 0;
-	int append = 0, stats = 0, nosplice = 0, ch, i, n, r, s, in_closed;
+	int append = 0, stats = 0, nosplice = 0, lagset = 0, ch, i, n, r, s;
+	int in_closed;
 
 	stdio_guard();
 	in_closed = stdio_closed(STDIN_FILENO);
 	memset(&z, 0, sizeof(z));
 	z.mode = MODE_SIGPIPE;
-	while ((ch = getopt_long(argc, argv, "L:Paipv", longopts, NULL)) != -1) {
+	z.max_lag = MAX_LAG_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "L:Paikm:pv", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'L':
 			rate = parse_rate(optarg);
@@ -418,11 +716,26 @@ main(int argc, char *argv[])
 			if (signal(SIGINT, SIG_IGN) == SIG_ERR)
 				err(1, "signal");
 			break;
+		case 'k':
+			z.keep = 1;
+			break;
+		case 'm':
+			z.max_subs = strtonum(optarg, 1, 1000000, &errstr);
+			if (errstr != NULL)
+				errx(1, "invalid number of subscribers: '%s'",
+				    esc(optarg));
+			break;
+		case OPT_MAX_LAG:
+			z.max_lag = parse_size("max lag", optarg);
+			if (z.max_lag == 0)
+				errx(1, "invalid max lag: '%s'", esc(optarg));
+			lagset = 1;
+			break;
 		case 'p':
 			z.mode = MODE_WARN_NOPIPE;
 			break;
 		case 'v':
-			stats = 1;
+			stats = z.verbose = 1;
 			break;
 		case OPT_NO_SPLICE:
 			nosplice = 1;
@@ -443,15 +756,20 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (z.max_subs > 0 && !z.keep)
+		errx(1, "-m needs -k");
+	if (lagset && !z.keep)
+		errx(1, "--max-lag needs -k");
 
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		z.sigpipe_ign = 1;
 	if (z.mode != MODE_SIGPIPE && signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(1, "signal");
 	z.pipe_check = (z.mode == MODE_WARN_NOPIPE ||
 	    z.mode == MODE_EXIT_NOPIPE) && input_can_wait(STDIN_FILENO);
 
 	z.out = calloc(argc + 1, sizeof(*z.out));
-	z.sink_out = calloc(argc + 1, sizeof(*z.sink_out));
-	if (z.out == NULL || z.sink_out == NULL)
+	if (z.out == NULL || sinkref_at(&z, argc) == NULL)
 		err(1, NULL);
 	z.out[0].name = "standard output";
 	z.out[0].fd = STDOUT_FILENO;
@@ -465,9 +783,15 @@ main(int argc, char *argv[])
 	for (i = 0; i < argc; i++)
 		if (open_output(&z, &z.out[z.nout], argv[i], append) == 0)
 			z.nout++;
+	/* A subscriber that leaves is no reason to die; a lossless pipe
+	 * output without a reader still is (on_sink_error). */
+	if (z.live && signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		err(1, "signal");
 
 	memset(&fo, 0, sizeof(fo));
 	fo.flags = nosplice ? ZC_FLOW_NO_SPLICE : 0;
+	if (z.live)
+		fo.flags |= ZC_FLOW_LIVE;
 	fo.limit = ZC_NO_LIMIT;
 	if (rate > 0) {
 		fo.flags |= ZC_FLOW_RATE;
@@ -481,14 +805,34 @@ main(int argc, char *argv[])
 	for (i = n = 0; i < z.nout; i++) {
 		struct output *o = &z.out[i];
 
+		if (o->listen)
+			continue;
 		if ((s = zc_flow_add_sink(z.flow, o->fd)) < 0) {
 			output_failed(&z, o->name, s);
 			continue;
 		}
+		if ((ref = sinkref_at(&z, s)) == NULL)
+			err(1, NULL);
 		o->sink = s;
 		o->pipe = is_pipe(o->fd);
-		z.sink_out[s] = i;
+		ref->out = i;
 		n++;
+	}
+	/* The listen outputs accept from now on. */
+	memset(&so, 0, sizeof(so));
+	so.flags = z.max_subs > 0 ? ZC_SERVER_REFUSE : 0;
+	so.open_flags = ZC_OPEN_NONBLOCK;
+	so.max_conns = z.max_subs;
+	so.on_accept = on_accept;
+	so.on_event = on_event;
+	for (i = 0; i < z.nout; i++) {
+		struct output *o = &z.out[i];
+
+		if (!o->listen)
+			continue;
+		so.arg = o;
+		if ((o->sv = zc_server_new(z.loop, o->fd, &so)) == NULL)
+			output_failed(&z, o->name, -errno);
 	}
 
 	start = now_seconds();
@@ -496,7 +840,16 @@ main(int argc, char *argv[])
 		progress_init(&z.prog, input_size(STDIN_FILENO));
 	if (z.progress || z.pipe_check)
 		zc_loop_set_tick(z.loop, PROGRESS_TICK_MS, on_tick, &z);
-	r = n > 0 ? zc_loop_run(z.loop, -1) : 0;
+	r = n > 0 || z.live ? zc_loop_run(z.loop, -1) : 0;
+	for (i = 0; i < z.nout; i++)
+		if (z.out[i].sv != NULL) {
+			zc_server_free(z.out[i].sv);
+			z.out[i].sv = NULL;
+		}
+	/* Every subscriber still there got the whole rest of the stream. */
+	for (i = 0; i < z.nref; i++)
+		if (z.ref[i].sub != NULL && z.done && z.done_err == 0)
+			sub_end(&z, z.ref[i].sub);
 	/* -EPIPE is also what the flow ends with when no output is left;
 	 * the source's err_side tells a read error apart. */
 	zc_flow_stats(z.flow, &st);
@@ -524,6 +877,14 @@ main(int argc, char *argv[])
 	}
 	zc_flow_free(z.flow);
 	zc_loop_free(z.loop);
+	for (i = 0; i < z.nref; i++)
+		free(z.ref[i].sub);
+	for (i = 1; i < z.nout; i++)
+		if (z.out[i].listen) {
+			zc_sockfile_unlink(&z.out[i].sf);
+			close(z.out[i].fd);
+			z.out[i].owned = 0;
+		}
 	if (z.aborted)
 		exit(1);
 
@@ -543,6 +904,6 @@ main(int argc, char *argv[])
 		z.status = 1;
 	}
 	free(z.out);
-	free(z.sink_out);
+	free(z.ref);
 	return z.status;
 }

@@ -3,7 +3,7 @@
 # when not run as root).
 set -e
 PKGS="meson ninja-build gcc pkg-config libbsd-dev bats socat netcat-openbsd
-coreutils strace valgrind mandoc time python3 procps iproute2 pv openssl
+coreutils strace valgrind mandoc time python3 procps iproute2 pv openssl ncat
 clang libclang-rt-14-dev"
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
