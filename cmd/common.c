@@ -2,12 +2,13 @@
  * Helpers shared by zcopy, ztee and zcat-net: the guard of descriptors
  * 0 to 2, quoting in messages (esc, and shquote for ztee's GNU tee
  * messages), sizes and rates, the final write of --help and --version,
- * endpoint opening, the progress line (pv's: size, elapsed time, rate, a
+ * endpoint opening, the end of a subscriber's socket, the progress line (pv's: size, elapsed time, rate, a
  * bar with percentage and ETA or a moving marker) and the statistics
  * line.
  */
 #define LIBBSD_NETBSD_VIS	/* strvisx is the same in both; quiets vis.h */
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <ctype.h>
 #include <err.h>
@@ -28,6 +29,18 @@
 #define VIS_FLAGS (VIS_OCTAL | VIS_TAB | VIS_NL | VIS_NOLOCALE)
 
 static int closed_at_start[3];
+
+void
+sock_end(int fd)
+{
+	char junk[4096];
+	int i;
+
+	shutdown(fd, SHUT_WR);
+	for (i = 0; i < 64; i++)
+		if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+			break;
+}
 
 void
 stdio_guard(void)

@@ -18,6 +18,11 @@
  * /dev/null cannot be opened. */
 void stdio_guard(void);
 
+/* Ends a subscriber or client socket that has its last byte: shuts its
+ * writing side and reads (without waiting) what it sent, so that the
+ * close that follows sends no reset that could cost it the tail. */
+void sock_end(int fd);
+
 /* Returns whether fd (0, 1 or 2) was closed when stdio_guard ran. */
 int stdio_closed(int fd);
 

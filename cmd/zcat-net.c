@@ -1210,18 +1210,13 @@ b_end(int say)
 {
 	struct client *cl;
 	struct zc_stats st;
-	char junk[4096];
-	int i;
 
 	while ((cl = LIST_FIRST(&clients)) != NULL) {
 		zc_flow_sink_stats(bflow, cl->sink, &st);
 		if (vflag && say)
 			warnx("%s: ended after %ju bytes", cl->label,
 			    (uintmax_t)st.bytes);
-		shutdown(cl->fd, SHUT_WR);
-		for (i = 0; i < 64; i++)
-			if (recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
-				break;
+		sock_end(cl->fd);
 		client_free(cl);
 	}
 	if (blane >= 0) {

@@ -541,17 +541,12 @@ static void
 sub_end(struct ztee *z, struct sub *sb)
 {
 	struct zc_stats st;
-	char junk[4096];
-	int i;
 
 	zc_flow_sink_stats(z->flow, sb->sink, &st);
 	if (z->verbose)
 		warnx("%s: subscriber %u ended after %ju bytes",
 		    shquote(sb->o->name), sb->id, (uintmax_t)st.bytes);
-	shutdown(sb->fd, SHUT_WR);
-	for (i = 0; i < 64; i++)
-		if (recv(sb->fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
-			break;
+	sock_end(sb->fd);
 }
 
 static int
