@@ -420,6 +420,14 @@ run_stalled(const char *name, int live, int with_file, uint64_t size,
 	reap(spid);
 	close(results[1]);
 	while (read(results[0], &sl, sizeof(sl)) == sizeof(sl)) {
+		if (sl.id == 99) {
+			/* The stalled reader, cut off before it reached its
+			 * stop (it started late): its slice is still one. */
+			if (!sl.ok)
+				FAIL("%s: the stalled reader's bytes differ",
+				    name);
+			continue;
+		}
 		nres++;
 		if (!sl.ok || sl.off != 0 || sl.len != size)
 			FAIL("%s: reader %d: ok %d from %llu, %llu bytes", name,
