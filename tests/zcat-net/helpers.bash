@@ -34,6 +34,10 @@ teardown() {
 bg() {
 	local name=$1 secs=$2
 	shift 2
+	# Emptied here, not only in the child: a reader of NAME.err that
+	# runs before the child opens it must not find the last job's lines
+	# (an old port).
+	: > "$T/$name.err"
 	timeout -k 5 "$secs" "$@" < "${IN:-/dev/null}" > "${OUT:-$T/$name.out}" \
 	    2> "$T/$name.err" 3>&- &
 	echo $! > "$T/$name.pid"
